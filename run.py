@@ -1,0 +1,225 @@
+"""ragft: one cell of the fine-tune vs RAG vs both comparison.
+
+    python run.py                                  # the default cell: RAG on the embedded model
+    python run.py approach=base retriever=none     # closed-book
+    python run.py -m experiment=compare            # the comparison, one cell per approach
+
+The flow of one cell, top to bottom:
+config -> validate -> data -> retriever/index -> model -> (train) -> generate -> score -> log
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from ragft import config as config_schema
+from ragft.errors import ConfigError, RagftError
+
+log = logging.getLogger("ragft")
+config_schema.register()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    hc = HydraConfig.get()
+    try:
+        return run_cell(cfg, Path(hc.runtime.output_dir), cell_name(hc), sweep_group(hc))
+    except RagftError as e:
+        print(f"ragft: error: {e}", file=sys.stderr, flush=True)
+        if hc.mode == RunMode.RUN:
+            sys.exit(2)
+        raise
+
+
+def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
+    """Run one cell; write its files; return the primary score (for Hydra sweepers)."""
+    run = config_schema.validate(cfg)  # every config problem at once, before any work
+    if run.approach.trains:
+        raise ConfigError(
+            [
+                f"approach={run.approach.name} needs the training stage, which is not "
+                "implemented yet; use approach=base or approach=rag"
+            ]
+        )
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    # Heavy imports after validation, so a bad config fails in a second.
+    import pytorch_lightning as pl
+
+    from ragft import data, generation, metrics, modeling, prompting, retrieval, tracking
+    from ragft.cache import Cache
+    from ragft.types import Prediction
+
+    pl.seed_everything(run.seed, workers=True, verbose=False)
+    cache = Cache(run.cache.dir)
+    cost: dict[str, float] = {}
+    started = time.time()
+
+    dataset = timed(cost, "data_seconds", data.load, run.data)
+    if not dataset.eval:
+        raise ConfigError([f"data={run.data.name}: the eval split is empty"])
+    log.info(
+        "data: %d documents, %d train and %d eval questions",
+        len(dataset.corpus),
+        len(dataset.train),
+        len(dataset.eval),
+    )
+
+    retriever = None
+    if run.approach.retrieves:
+        if not dataset.corpus:
+            raise ConfigError(
+                [
+                    f"approach={run.approach.name} needs documents to retrieve from; "
+                    "give data.corpus_path"
+                ]
+            )
+        retriever = retrieval.build(run.retriever, dataset.corpus, cache)
+        cost.update({f"index_{k}": v for k, v in retriever.stats.items()})
+
+    model, tokenizer, model_info = modeling.load(run.model, run.quant, cache, seed=run.seed)
+    cost["model_load_seconds"] = model_info["load_seconds"]
+
+    questions = [ex.question for ex in dataset.eval]
+    hits = (
+        timed(cost, "retrieve_seconds", retriever.search, questions, run.retriever.k)
+        if retriever
+        else [()] * len(questions)
+    )
+    prompts = [
+        prompting.render(
+            tokenizer,
+            prompting.user_message(q, passages),
+            chat_template=run.model.chat_template,
+            system_prompt=run.model.system_prompt,
+        )
+        for q, passages in zip(questions, hits, strict=True)
+    ]
+    outputs, gen_cost = generation.generate(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=run.generation.max_new_tokens,
+        batch_size=run.generation.batch_size,
+        max_input_tokens=run.model.max_input_tokens,
+    )
+    cost.update(gen_cost)
+
+    predictions = [
+        Prediction(
+            example=ex,
+            prompt=p,
+            answer=prompting.extract_answer(o.text),
+            passages=tuple(h),
+            new_tokens=o.new_tokens,
+        )
+        for ex, p, o, h in zip(dataset.eval, prompts, outputs, hits, strict=True)
+    ]
+    scores, per_example = metrics.score_predictions(
+        predictions, list(run.metrics.answer), run.retriever.k if retriever else None
+    )
+    cost["peak_memory_mb"] = peak_memory_mb()
+    cost["total_seconds"] = round(time.time() - started, 3)
+
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    results = {
+        "status": "ok",
+        "approach": run.approach.name,
+        "name": name,
+        "group": group,
+        "scores": scores,
+        "primary_metric": run.metrics.primary,
+        "n_eval": len(predictions),
+        "cost": cost,
+        "model": {k: v for k, v in model_info.items() if k != "load_seconds"},
+        "config": resolved,
+        "versions": tracking.versions(),
+        "git_sha": tracking.git_sha(),
+    }
+    rows = [
+        prediction_row(p, o.text, m)
+        for p, o, m in zip(predictions, outputs, per_example, strict=True)
+    ]
+    tags = [
+        f"model:{run.model.name}",
+        f"quant:{run.quant.name}",
+        f"retriever:{run.retriever.name if retriever else 'none'}",
+    ]
+    with tracking.Tracker(
+        out_dir, run.logger, resolved, job_type=run.approach.name, name=name, group=group, tags=tags
+    ) as tracker:
+        tracker.record(results, rows)
+
+    tracking.print_summary(
+        f"\n{run.approach.name} on {run.data.name} ({len(predictions)} questions, "
+        f"model {run.model.name}) -> {out_dir}\n"
+        + tracking.score_table([(run.approach.name, scores)])
+    )
+    return float(scores.get(run.metrics.primary, 0.0))
+
+
+def timed(cost: dict[str, float], key: str, fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    cost[key] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process (and the GPU's peak allocation when used)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    import torch
+
+    if torch.cuda.is_available():
+        peak += torch.cuda.max_memory_allocated() / 2**20
+    return round(peak, 1)
+
+
+def prediction_row(p, raw: str, scores: dict[str, float]) -> dict:
+    ex = p.example
+    return {
+        "id": ex.id,
+        "question": ex.question,
+        "golds": list(ex.answers),
+        "prediction": p.answer,
+        "raw_output": raw,
+        "phrasing": ex.phrasing,
+        "gold_doc_ids": list(ex.gold_doc_ids),
+        "passages": [
+            {
+                "rank": q.rank,
+                "doc_id": q.doc_id,
+                "chunk_id": q.chunk_id,
+                "score": round(float(q.score), 6),
+                "text": q.text,
+            }
+            for q in p.passages
+        ],
+        "metrics": scores,
+    }
+
+
+def cell_name(hc) -> str:
+    """The override string that makes this cell different (W&B run name)."""
+    return hc.job.override_dirname or "default"
+
+
+def sweep_group(hc) -> str:
+    """W&B group: the sweep's folder for a multirun, else "single"."""
+    if hc.mode == RunMode.MULTIRUN:
+        return Path(hc.sweep.dir).as_posix().replace("/", "_")
+    return "single"
+
+
+if __name__ == "__main__":
+    main()
