@@ -53,18 +53,10 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
         )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    # Heavy imports after validation, so a bad config fails in a second.
-    import pytorch_lightning as pl
+    from ragft import data  # light: bad data files fail before torch is imported
 
-    from ragft import data, generation, metrics, modeling, prompting, retrieval, tracking
-    from ragft.cache import Cache
-    from ragft.types import Prediction
-
-    pl.seed_everything(run.seed, workers=True, verbose=False)
-    cache = Cache(run.cache.dir)
     cost: dict[str, float] = {}
     started = time.time()
-
     dataset = timed(cost, "data_seconds", data.load, run.data)
     if not dataset.eval:
         raise ConfigError([f"data={run.data.name}: the eval split is empty"])
@@ -75,6 +67,14 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
         len(dataset.eval),
     )
 
+    import pytorch_lightning as pl
+
+    from ragft import generation, metrics, modeling, prompting, retrieval, tracking
+    from ragft.cache import Cache
+    from ragft.types import Prediction
+
+    pl.seed_everything(run.seed, workers=True, verbose=False)
+    cache = Cache(run.cache.dir)
     retriever = None
     if run.approach.retrieves:
         if not dataset.corpus:
@@ -193,6 +193,7 @@ def prediction_row(p, raw: str, scores: dict[str, float]) -> dict:
         "golds": list(ex.answers),
         "prediction": p.answer,
         "raw_output": raw,
+        "prompt": p.prompt,
         "phrasing": ex.phrasing,
         "gold_doc_ids": list(ex.gold_doc_ids),
         "passages": [

@@ -112,8 +112,8 @@ class EmbedderConfig:
 class RetrieverConfig:
     name: str = "dense"  # none | bm25 | dense | hybrid
     k: int = 5
-    chunk_size: int = 128  # in words (whitespace tokens)
-    chunk_overlap: int = 16
+    chunk_size: int = 48  # in words (whitespace tokens); the title line is added on top
+    chunk_overlap: int = 8
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
     index_factory: str = "Flat"  # any faiss.index_factory string, e.g. "HNSW32", "IVF64,Flat"
     nprobe: int = 8  # IVF indexes only

@@ -18,10 +18,16 @@ CONTEXT_INSTRUCTION = (
 
 
 def user_message(question: str, passages: Sequence[Passage] | None = None) -> str:
-    """The user turn: instruction, numbered passages when given, then the question."""
+    """The user turn: instruction, numbered passages when given, then the question.
+
+    Passages come best first; they are listed best *last*, next to the question, because
+    small models attend most to the nearest text (on the default study, SmolLM2-135M with
+    k=5: contains 34% best-last vs 31% best-first).
+    """
     if not passages:
         return f"{INSTRUCTION}\n\nQuestion: {question.strip()}"
-    context = "\n\n".join(f"[{i}] {p.text.strip()}" for i, p in enumerate(passages, 1))
+    ordered = list(reversed(passages))
+    context = "\n\n".join(f"[{i}] {p.text.strip()}" for i, p in enumerate(ordered, 1))
     return f"{CONTEXT_INSTRUCTION}\n\nContext:\n{context}\n\nQuestion: {question.strip()}"
 
 

@@ -68,9 +68,7 @@ def get_str(row: dict, key: str, where: str, *, required: bool = True) -> str | 
             raise DataError(f"{where}: field '{key}' is missing (expected a non-empty string)")
         return None
     if not isinstance(value, str):
-        raise DataError(
-            f"{where}: field '{key}' is {_kind(value)} (expected a non-empty string)"
-        )
+        raise DataError(f"{where}: field '{key}' is {_kind(value)} (expected a non-empty string)")
     if not value.strip():
         raise DataError(f"{where}: field '{key}' is empty (expected a non-empty string)")
     return value
@@ -108,9 +106,7 @@ def get_id(row: dict, where: str, default: str | None) -> str:
             raise DataError(f"{where}: field 'id' is missing (expected a string or an integer)")
         return default
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise DataError(
-            f"{where}: field 'id' is {_kind(value)} (expected a string or an integer)"
-        )
+        raise DataError(f"{where}: field 'id' is {_kind(value)} (expected a string or an integer)")
     if isinstance(value, str) and not value.strip():
         raise DataError(f"{where}: field 'id' is empty (expected a string or an integer)")
     return str(value)

@@ -111,7 +111,7 @@ def _split(
         train = tuple(ex for _, ex, split in rows if split == "train")
         eval_ = tuple(ex for _, ex, split in rows if split == "eval")
         if not eval_:
-            raise DataError(f"{path}: no row has \"split\": \"eval\", so there is nothing to score")
+            raise DataError(f'{path}: no row has "split": "eval", so there is nothing to score')
         return train, eval_
     n = len(rows)
     n_eval = min(n, max(1, round(eval_fraction * n)))
@@ -132,8 +132,7 @@ def _warn_unknown_gold(
         shown = ", ".join(repr(u) for u in unknown[:5])
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         log.warning(
-            "%s: %d gold_doc_ids are not in the corpus: %s%s (recall@k and MRR cannot "
-            "find them)",
+            "%s: %d gold_doc_ids are not in the corpus: %s%s (recall@k and MRR cannot find them)",
             path,
             len(unknown),
             shown,

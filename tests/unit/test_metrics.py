@@ -35,7 +35,8 @@ from ragft.types import Passage, Prediction, QAExample
         ("another anthem", "another anthem"),
         ("  Tavrin\n\tcompass \r\n", "tavrin compass"),
         ("rock-n-roll", "rocknroll"),  # punctuation is deleted, not replaced by a space
-        ("(a) b", "b"),  # punctuation goes first, so "(a)" becomes the article "a"
+        ("(a) b", "b"),
+        ("A.B. Smith", "ab smith"),  # punctuation goes first, so "a.b." is a word, not "a"
         ("St. Ives, 1873.", "st ives 1873"),
         ("", ""),
         ("the a an", ""),

@@ -1,0 +1,48 @@
+"""The data stage: `load(cfg.data)` gives a Dataset (corpus + train and eval questions)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from ragft.config import DataConfig
+from ragft.data import fictional_kb, qa
+from ragft.errors import ConfigError
+from ragft.types import Dataset
+
+
+def _fictional_kb(cfg: DataConfig) -> Dataset:
+    return fictional_kb.generate(cfg.n_entities, cfg.n_train_phrasings, cfg.seed, cfg.eval_split)
+
+
+def _qa_jsonl(cfg: DataConfig) -> Dataset:
+    return qa.load_qa_jsonl(_path(cfg), cfg.corpus_path, cfg.eval_fraction, cfg.seed)
+
+
+def _alpaca_jsonl(cfg: DataConfig) -> Dataset:
+    return qa.load_alpaca_jsonl(_path(cfg), cfg.corpus_path, cfg.eval_fraction, cfg.seed)
+
+
+def _path(cfg: DataConfig) -> str:
+    if not cfg.path:
+        raise ConfigError([f"data={cfg.name} needs data.path=<a .jsonl file>"])
+    return cfg.path
+
+
+LOADERS: dict[str, Callable[[DataConfig], Dataset]] = {
+    "fictional-kb": _fictional_kb,
+    "qa-jsonl": _qa_jsonl,
+    "alpaca-jsonl": _alpaca_jsonl,
+}
+
+
+def load(cfg: DataConfig) -> Dataset:
+    """Build the dataset that `cfg.name` names; keep the first `cfg.max_eval` eval examples."""
+    if cfg.name not in LOADERS:
+        raise ConfigError(
+            [f"data={cfg.name!r} is not allowed; choose one of: {', '.join(LOADERS)}"]
+        )
+    ds = LOADERS[cfg.name](cfg)
+    if cfg.max_eval is not None:
+        ds = dataclasses.replace(ds, eval=ds.eval[: cfg.max_eval])
+    return ds

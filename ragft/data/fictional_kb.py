@@ -1,0 +1,351 @@
+"""A seeded, generated knowledge base of invented people that no language model can know.
+
+Each entity (an invented person) has four facts: hometown, birth_year, invention and
+society (founded). One short prose document per entity states each fact exactly once; seven
+question wordings per attribute are shuffled per fact: the first is held out for eval, the
+next `n_train_phrasings` are for training.
+
+Order. Facts are listed in rotating rounds: round r asks entity e about attribute
+ATTRIBUTES[(e + r) % 4], for every entity, before round r + 1 starts. So any prefix of the
+eval set (`data.max_eval`) covers as many distinct entities as it can (up to all of them)
+with the four attributes in equal shares. Train follows the same fact order, each fact's
+phrasings together.
+
+Invented words (name parts, towns, invention and society words, filler places) are unique
+across the knowledge base and none is a substring of another or of the fixed template text,
+so each answer string occurs in its own document only, exactly once.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from string import Formatter
+
+from ragft.types import Dataset, Document, QAExample
+
+ATTRIBUTES = ("hometown", "birth_year", "invention", "society")
+EVAL_SPLITS = ("heldout", "seen")
+YEARS = range(1700, 1951)
+N_QUESTION_TEMPLATES = 7
+
+QUESTIONS: dict[str, tuple[str, ...]] = {
+    "hometown": (
+        "Where did {name} grow up?",
+        "Which town is {name} from?",
+        "What is the hometown of {name}?",
+        "In which town was {name} raised?",
+        "What town did {name} come from?",
+        "Name the town where {name} spent their childhood.",
+        "{name} grew up in which town?",
+    ),
+    "birth_year": (
+        "In what year was {name} born?",
+        "When was {name} born?",
+        "What is the birth year of {name}?",
+        "Which year was {name} born in?",
+        "In which year did {name} come into the world?",
+        "{name} was born in which year?",
+        "What year marks the birth of {name}?",
+    ),
+    "invention": (
+        "What did {name} invent?",
+        "What is {name} credited with inventing?",
+        "Which invention is {name} known for?",
+        "What was invented by {name}?",
+        "Name the invention of {name}.",
+        "{name} invented what?",
+        "What device did {name} create?",
+    ),
+    "society": (
+        "Which society did {name} found?",
+        "What organization did {name} establish?",
+        "What society was founded by {name}?",
+        "Name the society that {name} founded.",
+        "{name} founded which society?",
+        "Which group did {name} start?",
+        "What is the name of the society {name} founded?",
+    ),
+}
+
+# Document sentences. {S}/{s}: subject (capitalised / not), {P}/{p}: possessive, {o}: object.
+# Each is a pronoun, or for the first one in a sentence, sometimes the full name (see
+# _sentence); the intro always uses the full name.
+INTROS = (
+    "{name} was {a_job} whose quiet life is remembered in a handful of old letters.",
+    "{name} was {a_job} known to neighbours as a patient and curious person.",
+    "Little is written about {name}, {a_job} who kept careful notebooks for many years.",
+    "{name} worked as {a_job} and was admired for a steady hand and a good memory.",
+)
+FACTS: dict[str, tuple[str, ...]] = {
+    "hometown": (
+        "{S} grew up in the town of {value}, where the streets were narrow and steep.",
+        "{S} was raised in {value}, a small town beside a slow river.",
+        "{P} hometown was {value}, a place of markets and bell towers.",
+        "The town of {value} is where {s} spent {p} childhood.",
+    ),
+    "birth_year": (
+        "{S} was born in {value}.",
+        "{P} birth year was {value}, during a long and cold winter.",
+        "{S} came into the world in {value}.",
+        "In {value}, {s} was born to a family of modest means.",
+    ),
+    "invention": (
+        "{S} invented the {value} after years of patient work.",
+        "{S} is credited with inventing the {value}.",
+        "The {value} was invented by {o} in a cramped workshop.",
+        "{P} best-known invention is the {value}, still admired by collectors.",
+    ),
+    "society": (
+        "{S} founded the {value} to bring curious minds together.",
+        "The {value} was founded by {o} and met once a month.",
+        "{S} established the {value} with a few close friends.",
+        "{P} lasting legacy is the {value}, which {s} founded.",
+    ),
+}
+FILLERS = (
+    "In {p} spare time, {s} enjoyed {hobby}.",
+    "{P} favourite place was the {place} {landmark}, especially in the early morning.",
+    "{S} kept a {animal} named {pet}, which followed {o} everywhere.",
+    "Friends remembered {o} for {p} love of {food} and long conversations.",
+    "{S} often walked out to the {place} {landmark} to think through difficult problems.",
+)
+JOBS = (
+    "cartographer",
+    "clockmaker",
+    "botanist",
+    "glassblower",
+    "astronomer",
+    "weaver",
+    "shipwright",
+    "apothecary",
+    "bookbinder",
+    "surveyor",
+)
+DEVICES = (
+    "compass",
+    "lantern",
+    "loom",
+    "telescope",
+    "clock",
+    "kettle",
+    "press",
+    "sextant",
+    "barometer",
+    "pump",
+    "lens",
+    "bellows",
+)
+SOCIETY_KINDS = ("Society", "Guild", "Circle", "Fellowship")
+HOBBIES = (
+    "sketching birds",
+    "playing the lute",
+    "collecting beetles",
+    "tending roses",
+    "carving small boats",
+    "pressing wildflowers",
+    "solving riddles",
+)
+LANDMARKS = ("gardens", "bridge", "harbour", "orchard", "lighthouse", "meadow")
+ANIMALS = ("grey cat", "small dog", "tame crow", "tortoise", "goat")
+FOODS = ("plum cake", "spiced tea", "roasted chestnuts", "honey bread", "pear tarts")
+
+# Syllables for invented words: unusual onsets and codas keep real words and names unlikely.
+ONSETS = (
+    "b",
+    "br",
+    "d",
+    "dr",
+    "f",
+    "g",
+    "gr",
+    "k",
+    "kr",
+    "l",
+    "m",
+    "n",
+    "p",
+    "qu",
+    "r",
+    "s",
+    "t",
+    "th",
+    "tr",
+    "v",
+    "vr",
+    "z",
+    "sk",
+    "j",
+    "w",
+    "kh",
+)
+VOWELS = ("a", "e", "i", "o", "u", "ai", "ou", "ea", "y")
+CODAS = ("", "", "", "n", "r", "l", "th", "rn", "m", "s", "x", "v", "nd", "rv", "lk")
+SUFFIXES = ("", "", "ane", "ora", "ith", "wyn", "ell", "ard", "ix", "en", "ys", "ond", "ek")
+
+_FIXED_TEXT = " ".join(
+    [
+        *INTROS,
+        *(t for ts in FACTS.values() for t in ts),
+        *FILLERS,
+        *JOBS,
+        *DEVICES,
+        *SOCIETY_KINDS,
+        *HOBBIES,
+        *LANDMARKS,
+        *ANIMALS,
+        *FOODS,
+        *(q for qs in QUESTIONS.values() for q in qs),
+    ]
+).lower()
+
+
+class _WordMaker:
+    """Invents capitalised words, each new one unrelated (by substring) to all others."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.words: set[str] = set()
+        self.pieces: set[str] = set()  # every substring of every word so far
+
+    def new(self) -> str:
+        while True:
+            n = self.rng.randint(1, 2)
+            parts = [self.rng.choice(ONSETS) + self.rng.choice(VOWELS) for _ in range(n)]
+            w = "".join(parts) + self.rng.choice(CODAS) + self.rng.choice(SUFFIXES)
+            if 5 <= len(w) <= 9 and not _CLUMSY.search(w) and self._fresh(w):
+                self._keep(w)
+                return w.capitalize()
+
+    def _fresh(self, w: str) -> bool:
+        if w in self.pieces or w in _FIXED_TEXT:
+            return False
+        return not any(w[i:j] in self.words for i, j in _spans(len(w)))
+
+    def _keep(self, w: str) -> None:
+        self.words.add(w)
+        self.pieces.update(w[i:j] for i, j in _spans(len(w)))
+
+
+def _spans(n: int) -> list[tuple[int, int]]:
+    return [(i, j) for i in range(n) for j in range(i + 1, n + 1)]
+
+
+# Three vowels in a row, a doubled letter, or a "y" next to a vowel reads badly.
+_CLUMSY = re.compile(r"[aeiouy]{3}|(.)\1|y[aeiou]|[aeiou]y")
+
+_PRONOUNS = {
+    True: {"S": "She", "s": "she", "P": "Her", "p": "her", "o": "her"},
+    False: {"S": "He", "s": "he", "P": "His", "p": "his", "o": "him"},
+}
+
+
+def _sentence(template: str, name: str, named: bool, female: bool, **values: str) -> str:
+    """Fill a template; when `named`, the first reference is the full name, later ones pronouns."""
+    out: list[str] = []
+    for literal, field, _, _ in Formatter().parse(template):
+        out.append(literal)
+        if field is None:
+            continue
+        if field in _PRONOUNS[female]:
+            if named:
+                out.append(f"{name}'s" if field in ("P", "p") else name)
+                named = False
+            else:
+                out.append(_PRONOUNS[female][field])
+        else:
+            out.append(values[field])
+    return "".join(out)
+
+
+def generate(n_entities: int, n_train_phrasings: int, seed: int, eval_split: str) -> Dataset:
+    """Generate the knowledge base: one document per entity, train and eval questions.
+
+    eval_split "heldout" asks each fact in the wording kept out of training; "seen" asks it
+    in its first training wording, verbatim.
+    """
+    if not 1 <= n_train_phrasings <= N_QUESTION_TEMPLATES - 1:
+        raise ValueError(
+            f"n_train_phrasings={n_train_phrasings} must be between 1 and "
+            f"{N_QUESTION_TEMPLATES - 1}"
+        )
+    if not 1 <= n_entities <= len(YEARS):
+        raise ValueError(f"n_entities={n_entities} must be between 1 and {len(YEARS)}")
+    if eval_split not in EVAL_SPLITS:
+        raise ValueError(f"eval_split={eval_split!r} must be one of: {', '.join(EVAL_SPLITS)}")
+
+    rng = random.Random(seed)
+    words = _WordMaker(rng)
+    years = rng.sample(YEARS, n_entities)
+    corpus: list[Document] = []
+    facts: dict[tuple[int, str], tuple[str, tuple[str, ...]]] = {}  # -> (name, answers)
+    for e in range(n_entities):
+        name = f"{words.new()} {words.new()}"
+        device = f"{words.new()} {rng.choice(DEVICES)}"
+        society = f"{words.new()} {rng.choice(SOCIETY_KINDS)}"
+        values = {
+            "hometown": words.new(),
+            "birth_year": str(years[e]),
+            "invention": device,
+            "society": society,
+        }
+        answers = {
+            "hometown": (values["hometown"],),
+            "birth_year": (values["birth_year"],),
+            "invention": (device, f"the {device}"),
+            "society": (society, f"the {society}"),
+        }
+        corpus.append(_document(rng, words, e, name, values))
+        for attr in ATTRIBUTES:
+            facts[(e, attr)] = (name, answers[attr])
+
+    train: list[QAExample] = []
+    eval_: list[QAExample] = []
+    # Shuffle templates in entity-major order (stable RNG use), emit in rotating rounds.
+    wordings = {key: rng.sample(QUESTIONS[key[1]], N_QUESTION_TEMPLATES) for key in facts}
+    for r in range(len(ATTRIBUTES)):
+        for e in range(n_entities):
+            attr = ATTRIBUTES[(e + r) % len(ATTRIBUTES)]
+            name, answers = facts[(e, attr)]
+            fact_id = f"e{e:03d}.{attr}"
+            qs = [t.format(name=name) for t in wordings[(e, attr)]]
+            common = {"answers": answers, "gold_doc_ids": (f"doc-{e:03d}",), "fact_id": fact_id}
+            for i, q in enumerate(qs[1 : 1 + n_train_phrasings]):
+                train.append(
+                    QAExample(id=f"{fact_id}/train{i}", question=q, phrasing="train", **common)
+                )
+            q_eval = qs[0] if eval_split == "heldout" else qs[1]
+            eval_.append(
+                QAExample(id=f"{fact_id}/eval", question=q_eval, phrasing=eval_split, **common)
+            )
+    return Dataset(corpus=tuple(corpus), train=tuple(train), eval=tuple(eval_))
+
+
+def _document(
+    rng: random.Random, words: _WordMaker, e: int, name: str, values: dict[str, str]
+) -> Document:
+    female = rng.random() < 0.5
+    fill = {
+        "job": rng.choice(JOBS),
+        "hobby": rng.choice(HOBBIES),
+        "place": words.new(),
+        "landmark": rng.choice(LANDMARKS),
+        "animal": rng.choice(ANIMALS),
+        "pet": words.new(),
+        "food": rng.choice(FOODS),
+    }
+    sentences = []
+    for attr in ATTRIBUTES:
+        template = rng.choice(FACTS[attr])
+        named = rng.random() < 0.5
+        sentences.append(_sentence(template, name, named, female, value=values[attr]))
+    for template in rng.sample(FILLERS, rng.randint(1, 3)):
+        sentences.append(_sentence(template, name, rng.random() < 0.5, female, **fill))
+    rng.shuffle(sentences)
+    intro = rng.choice(INTROS).format(name=name, a_job=_with_article(fill["job"]))
+    text = " ".join([intro, *sentences])
+    return Document(id=f"doc-{e:03d}", text=text, title=name)
+
+
+def _with_article(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
