@@ -2,6 +2,7 @@
 
     python run.py                                  # the default cell: RAG on the embedded model
     python run.py approach=base retriever=none     # closed-book
+    python run.py approach=finetune                # LoRA fine-tune, then closed-book
     python run.py -m experiment=compare            # the comparison, one cell per approach
 
 The flow of one cell, top to bottom:
@@ -44,22 +45,14 @@ def main(cfg: DictConfig) -> float | None:
 def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
     """Run one cell; write its files; return the primary score (for Hydra sweepers)."""
     run = config_schema.validate(cfg)  # every config problem at once, before any work
-    if run.approach.trains:
-        raise ConfigError(
-            [
-                f"approach={run.approach.name} needs the training stage, which is not "
-                "implemented yet; use approach=base or approach=rag"
-            ]
-        )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    cost: dict[str, float] = {}
+    started = time.time()
 
     from ragft import data  # light: bad data files fail before torch is imported
 
-    cost: dict[str, float] = {}
-    started = time.time()
     dataset = timed(cost, "data_seconds", data.load, run.data)
-    if not dataset.eval:
-        raise ConfigError([f"data={run.data.name}: the eval split is empty"])
+    check_dataset(run, dataset)
     log.info(
         "data: %d documents, %d train and %d eval questions",
         len(dataset.corpus),
@@ -69,7 +62,7 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
 
     import pytorch_lightning as pl
 
-    from ragft import generation, metrics, modeling, prompting, retrieval, tracking
+    from ragft import generation, metrics, modeling, prompting, retrieval, tracking, training
     from ragft.cache import Cache
     from ragft.types import Prediction
 
@@ -77,87 +70,101 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
     cache = Cache(run.cache.dir)
     retriever = None
     if run.approach.retrieves:
-        if not dataset.corpus:
-            raise ConfigError(
-                [
-                    f"approach={run.approach.name} needs documents to retrieve from; "
-                    "give data.corpus_path"
-                ]
-            )
         retriever = retrieval.build(run.retriever, dataset.corpus, cache)
         cost.update({f"index_{k}": v for k, v in retriever.stats.items()})
 
     model, tokenizer, model_info = modeling.load(run.model, run.quant, cache, seed=run.seed)
     cost["model_load_seconds"] = model_info["load_seconds"]
 
-    questions = [ex.question for ex in dataset.eval]
-    hits = (
-        timed(cost, "retrieve_seconds", retriever.search, questions, run.retriever.k)
-        if retriever
-        else [()] * len(questions)
-    )
-    prompts = [
-        prompting.render(
+    def render(message: str) -> str:
+        return prompting.render(
             tokenizer,
-            prompting.user_message(q, passages),
+            message,
             chat_template=run.model.chat_template,
             system_prompt=run.model.system_prompt,
         )
-        for q, passages in zip(questions, hits, strict=True)
-    ]
-    outputs, gen_cost = generation.generate(
-        model,
-        tokenizer,
-        prompts,
-        max_new_tokens=run.generation.max_new_tokens,
-        batch_size=run.generation.batch_size,
-        max_input_tokens=run.model.max_input_tokens,
-    )
-    cost.update(gen_cost)
-
-    predictions = [
-        Prediction(
-            example=ex,
-            prompt=p,
-            answer=prompting.extract_answer(o.text),
-            passages=tuple(h),
-            new_tokens=o.new_tokens,
-        )
-        for ex, p, o, h in zip(dataset.eval, prompts, outputs, hits, strict=True)
-    ]
-    scores, per_example = metrics.score_predictions(
-        predictions, list(run.metrics.answer), run.retriever.k if retriever else None
-    )
-    cost["peak_memory_mb"] = peak_memory_mb()
-    cost["total_seconds"] = round(time.time() - started, 3)
 
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    results = {
-        "status": "ok",
-        "approach": run.approach.name,
-        "name": name,
-        "group": group,
-        "scores": scores,
-        "primary_metric": run.metrics.primary,
-        "n_eval": len(predictions),
-        "cost": cost,
-        "model": {k: v for k, v in model_info.items() if k != "load_seconds"},
-        "config": resolved,
-        "versions": tracking.versions(),
-        "git_sha": tracking.git_sha(),
-    }
-    rows = [
-        prediction_row(p, o.text, m)
-        for p, o, m in zip(predictions, outputs, per_example, strict=True)
-    ]
     tags = [
         f"model:{run.model.name}",
         f"quant:{run.quant.name}",
         f"retriever:{run.retriever.name if retriever else 'none'}",
+        f"lora:{run.lora.name}" if run.approach.trains else "untrained",
     ]
     with tracking.Tracker(
         out_dir, run.logger, resolved, job_type=run.approach.name, name=name, group=group, tags=tags
     ) as tracker:
+        adapter = None
+        if run.approach.trains:
+            pairs = training_pairs(run, dataset, retriever, tokenizer, render)
+            spec = training.TrainSpec(
+                model_fingerprint=model_info["fingerprint"],
+                lora=run.lora,
+                quant=run.quant,
+                trainer=run.trainer,
+                seed=run.seed,
+            )
+            model, train_cost, entry = training.train(
+                model, tokenizer, pairs, spec, cache, tracker.lightning_loggers()
+            )
+            cost.update(train_cost)
+            adapter = tracker.save_adapter(entry, full_model=run.lora.name == "none")
+
+        questions = [ex.question for ex in dataset.eval]
+        hits = (
+            timed(cost, "retrieve_seconds", retriever.search, questions, run.retriever.k)
+            if retriever
+            else [()] * len(questions)
+        )
+        prompts = [
+            render(prompting.user_message(q, h)) for q, h in zip(questions, hits, strict=True)
+        ]
+        outputs, gen_cost = generation.generate(
+            model,
+            tokenizer,
+            prompts,
+            max_new_tokens=run.generation.max_new_tokens,
+            batch_size=run.generation.batch_size,
+            max_input_tokens=run.model.max_input_tokens,
+        )
+        cost.update(gen_cost)
+
+        predictions = [
+            Prediction(
+                example=ex,
+                prompt=p,
+                answer=prompting.extract_answer(o.text),
+                passages=tuple(h),
+                new_tokens=o.new_tokens,
+            )
+            for ex, p, o, h in zip(dataset.eval, prompts, outputs, hits, strict=True)
+        ]
+        scores, per_example = metrics.score_predictions(
+            predictions, list(run.metrics.answer), run.retriever.k if retriever else None
+        )
+        cost["peak_memory_mb"] = peak_memory_mb()
+        cost["total_seconds"] = round(time.time() - started, 3)
+        results = {
+            "status": "ok",
+            "approach": run.approach.name,
+            "name": name,
+            "group": group,
+            "scores": scores,
+            "scores_by_phrasing": metrics_by_phrasing(predictions, per_example),
+            "primary_metric": run.metrics.primary,
+            "n_eval": len(predictions),
+            "n_train": len(dataset.train),
+            "cost": cost,
+            "adapter": str(adapter) if adapter else None,
+            "model": {k: v for k, v in model_info.items() if k != "load_seconds"},
+            "config": resolved,
+            "versions": tracking.versions(),
+            "git_sha": tracking.git_sha(),
+        }
+        rows = [
+            prediction_row(p, o.text, m)
+            for p, o, m in zip(predictions, outputs, per_example, strict=True)
+        ]
         tracker.record(results, rows)
 
     tracking.print_summary(
@@ -166,6 +173,74 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
         + tracking.score_table([(run.approach.name, scores)])
     )
     return float(scores.get(run.metrics.primary, 0.0))
+
+
+def check_dataset(run, dataset) -> None:
+    """Data problems that only show once the data is loaded."""
+    if not dataset.eval:
+        raise ConfigError([f"data={run.data.name}: the eval split is empty"])
+    if (run.approach.retrieves or run.objective != "qa") and not dataset.corpus:
+        raise ConfigError(
+            [
+                f"approach={run.approach.name} objective={run.objective} needs "
+                "documents; give data.corpus_path"
+            ]
+        )
+    if run.approach.trains and run.objective != "cpt" and not dataset.train:
+        raise ConfigError(
+            [
+                f"approach={run.approach.name} trains on the train split, which is "
+                'empty; add rows with "split": "train" or lower '
+                "data.eval_fraction"
+            ]
+        )
+
+
+def training_pairs(run, dataset, retriever, tokenizer, render) -> list:
+    """The supervised pairs for the cell's objective (and RAFT contexts when asked)."""
+    from ragft import prompting, training_data
+
+    def complete(message: str, answer: str) -> str:
+        return prompting.completion(
+            tokenizer,
+            message,
+            answer,
+            chat_template=run.model.chat_template,
+            system_prompt=run.model.system_prompt,
+        )
+
+    pairs = []
+    if run.objective in ("qa", "qa+cpt"):
+        contexts = flags = None
+        if run.approach.trains_with_context:
+            a = run.approach
+            questions = [ex.question for ex in dataset.train]
+            hits = retriever.search(
+                questions, max(run.retriever.candidates, a.raft_distractors + 1)
+            )
+            contexts, flags = training_data.raft_contexts(
+                dataset.train,
+                hits,
+                retriever.chunks,
+                a.raft_gold_share,
+                a.raft_distractors,
+                run.seed,
+            )
+        pairs += training_data.qa_pairs(dataset.train, render, complete, contexts, flags)
+    if run.objective in ("cpt", "qa+cpt"):
+        pairs += training_data.cpt_pairs(dataset.corpus, tokenizer.eos_token or "")
+    return pairs
+
+
+def metrics_by_phrasing(predictions, per_example) -> dict[str, dict[str, float]]:
+    """Scores per eval phrasing kind (heldout / seen), when the data says which."""
+    groups: dict[str, list[dict[str, float]]] = {}
+    for p, m in zip(predictions, per_example, strict=True):
+        if p.example.phrasing:
+            groups.setdefault(p.example.phrasing, []).append(m)
+    return {
+        kind: {k: sum(m[k] for m in ms) / len(ms) for k in ms[0]} for kind, ms in groups.items()
+    }
 
 
 def timed(cost: dict[str, float], key: str, fn, *args):

@@ -89,7 +89,7 @@ class LoraConfig:
     name: str = "default"  # default = LoRA adapter; none = full fine-tuning
     r: int = 16
     alpha: int = 32
-    dropout: float = 0.05
+    dropout: float = 0.0
     target_modules: Any = "all-linear"  # "all-linear" or a list of module names
 
 

@@ -171,7 +171,8 @@ def _resolve_gguf(cfg: ModelConfig, cache: Cache, seed: int) -> tuple[str, dict]
         "using" if hit else "built",
         time.perf_counter() - t0,
     )
-    return str(path), {"model_cache_hit": hit, "gguf_file": gguf.name, "gguf_sha256": digest}
+    fingerprint = {"gguf_sha256": digest, "dtype": cfg.dtype}
+    return str(path), {"model_cache_hit": hit, "gguf_file": gguf.name, "fingerprint": fingerprint}
 
 
 def _resolve_hf(cfg: ModelConfig, cache: Cache, seed: int) -> tuple[str, dict]:
@@ -181,7 +182,15 @@ def _resolve_hf(cfg: ModelConfig, cache: Cache, seed: int) -> tuple[str, dict]:
     looks_local = path.startswith((".", "/", "~")) or os.sep in path and path.count("/") > 1
     if looks_local and not os.path.exists(path):
         raise ModelError(f"model.path={cfg.path!r}: no such folder")
-    return (path if os.path.exists(path) else cfg.path), {"model_cache_hit": False}
+    fingerprint = {
+        "path": os.path.abspath(path) if os.path.exists(path) else cfg.path,
+        "revision": cfg.revision,
+        "dtype": cfg.dtype,
+    }
+    return (path if os.path.exists(path) else cfg.path), {
+        "model_cache_hit": False,
+        "fingerprint": fingerprint,
+    }
 
 
 def _resolve_tiny(cfg: ModelConfig, cache: Cache, seed: int) -> tuple[str, dict]:
@@ -206,7 +215,7 @@ def _resolve_tiny(cfg: ModelConfig, cache: Cache, seed: int) -> tuple[str, dict]
 
     parts = {"tiny": asdict(cfg.tiny), "seed": seed, "tokenizer": tok_info, "format": 1}
     path, hit = cache.get_or_build("tiny-model", parts, build)
-    return str(path), {"model_cache_hit": hit}
+    return str(path), {"model_cache_hit": hit, "fingerprint": {"tiny": parts, "dtype": cfg.dtype}}
 
 
 def _resolve_tokenizer_only(cfg: ModelConfig, cache: Cache) -> tuple[str, str]:

@@ -46,6 +46,33 @@ def render(
     return f"{message}\nAnswer:"
 
 
+def completion(
+    tokenizer,
+    message: str,
+    answer: str,
+    *,
+    chat_template: bool = True,
+    system_prompt: str | None = None,
+) -> str:
+    """The text a model should produce after `render(...)`: the answer and its end marker.
+
+    With a chat template, this is the template's own rendering of the assistant turn (so the
+    end-of-turn marker is the model's, e.g. <|im_end|> or <|eot_id|>); without one, the
+    answer followed by the EOS token.
+    """
+    answer = answer.strip()
+    eos = tokenizer.eos_token or ""
+    if chat_template and getattr(tokenizer, "chat_template", None):
+        turns = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        turns.append({"role": "user", "content": message})
+        prompt = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+        turns.append({"role": "assistant", "content": answer})
+        full = tokenizer.apply_chat_template(turns, tokenize=False)
+        if full.startswith(prompt) and answer in full[len(prompt) :]:
+            return full[len(prompt) :].rstrip("\n")
+    return f" {answer}{eos}" if not chat_template else f"{answer}{eos}"
+
+
 def extract_answer(text: str) -> str:
     """The model's answer: its first non-empty line, trimmed."""
     for line in text.strip().splitlines():

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -159,10 +160,48 @@ class Tracker:
         self.run.log({f"scores/{k}": v for k, v in results["scores"].items()})
         self.run.log({"predictions": _predictions_table(predictions)})
 
+    def lightning_loggers(self) -> list:
+        """Training curves go to a CSV in the cell's folder and, when on, to this W&B run."""
+        from pytorch_lightning.loggers import CSVLogger, WandbLogger
+
+        loggers: list = [CSVLogger(self.out_dir, name="train", version="")]
+        if self.run is not None:
+            loggers.append(WandbLogger(experiment=self.run))
+        return loggers
+
+    def save_adapter(self, entry: Path, full_model: bool = False) -> Path:
+        """Put the trained adapter (or full weights) in the cell's `adapter/` folder and in W&B.
+
+        Files are hard-linked from the cache when the file system allows (no second copy of
+        the weights), else copied. Full fine-tuned weights are logged to W&B by reference.
+        """
+        dest = self.out_dir / "adapter"
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(entry, dest, copy_function=_link_or_copy)
+        (dest / "MANIFEST.json").unlink(missing_ok=True)
+        if self.run is not None:
+            import wandb
+
+            kind = "model" if full_model else "lora-adapter"
+            artifact = wandb.Artifact(f"{kind}-{entry.name[:16]}", type=kind)
+            if full_model:
+                artifact.add_reference(dest.resolve().as_uri(), checksum=False)
+            else:
+                artifact.add_dir(str(dest))
+            self.run.log_artifact(artifact)
+        return dest
+
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.run is not None:
             self.run.finish(exit_code=0 if exc_type is None else 1)
             self.run = None
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _predictions_table(predictions: list[dict[str, Any]]):

@@ -1,0 +1,412 @@
+"""The training stage: LoRA / QLoRA / full fine-tuning through PyTorch Lightning.
+
+`train(...)` takes the loaded model, the supervised pairs and the config slices, and returns
+the trained model (a PEFT model for LoRA) plus cost figures. A trained adapter (or, for full
+fine-tuning, the weights) is cached by the hash of everything that determines it, so a
+`hybrid` cell reuses the adapter its `finetune` twin trained, and a re-run trains nothing.
+Lightning checkpoints hold only the trainable weights and live beside the cache entry until
+the entry is complete, so an interrupted training resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from ragft.cache import Cache, hash_key, texts_sha256
+from ragft.config import LoraConfig, QuantConfig, TrainerConfig
+from ragft.errors import ConfigError, DataError
+from ragft.training_data import TrainPair
+
+log = logging.getLogger(__name__)
+IGNORE = -100  # label id the loss skips (prompt and padding tokens)
+FORMAT = 1  # bump when training changes in a way that makes old cached adapters stale
+
+
+# ---- tokenisation --------------------------------------------------------------------------
+
+
+def tokenize_pairs(tokenizer, pairs: Sequence[TrainPair], max_length: int) -> list[dict]:
+    """input_ids + labels (prompt tokens masked) per pair; prompts are cut from the left.
+
+    Raises DataError naming the example when nothing of its answer would be trained on.
+    """
+    out = []
+    for pair in pairs:
+        prompt = (
+            tokenizer(pair.prompt, add_special_tokens=False)["input_ids"] if pair.prompt else []
+        )
+        target = tokenizer(pair.completion, add_special_tokens=False)["input_ids"]
+        if not pair.prompt and tokenizer.bos_token_id is not None:
+            prompt = [tokenizer.bos_token_id]
+        target = target[:max_length]
+        prompt = prompt[max(0, len(prompt) + len(target) - max_length) :]
+        if not target or all(t == tokenizer.eos_token_id for t in target):
+            raise DataError(
+                f"training example {pair.id!r} has no answer tokens after truncation to "
+                f"trainer.max_length={max_length}; give it a non-empty answer"
+            )
+        out.append({"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target})
+    return out
+
+
+def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch to its longest example (dynamic padding)."""
+    width = max(len(b["input_ids"]) for b in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, b in enumerate(batch):
+        n = len(b["input_ids"])
+        ids[i, :n] = torch.tensor(b["input_ids"])
+        labels[i, :n] = torch.tensor(b["labels"])
+        mask[i, :n] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+class LengthGroupedBatches(Sampler[list[int]]):
+    """Batches of similar length (little padding) in a seeded random order per epoch.
+
+    Indices are shuffled, cut into mega-batches of `group` batches, sorted by length inside
+    each, cut into batches, and the batches shuffled. With `rank`/`world_size` each process
+    takes every world_size-th batch (the batch count is rounded down to a multiple).
+    """
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        seed: int,
+        group: int = 16,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        self.lengths = list(lengths)
+        self.batch_size, self.seed, self.group = batch_size, seed, group
+        self.rank, self.world_size, self.epoch = rank, world_size, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _batches(self) -> list[list[int]]:
+        rng = random.Random(self.seed * 1_000_003 + self.epoch)
+        idx = list(range(len(self.lengths)))
+        rng.shuffle(idx)
+        mega = self.batch_size * self.group
+        batches = []
+        for start in range(0, len(idx), mega):
+            chunk = sorted(idx[start : start + mega], key=lambda i: -self.lengths[i])
+            batches += [
+                chunk[j : j + self.batch_size] for j in range(0, len(chunk), self.batch_size)
+            ]
+        rng.shuffle(batches)
+        usable = (
+            len(batches) - len(batches) % self.world_size if self.world_size > 1 else len(batches)
+        )
+        return batches[self.rank : usable : self.world_size]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = self._batches()
+        self.epoch += 1  # a fresh order next epoch even when Lightning does not call set_epoch
+        return iter(batches)
+
+    def __len__(self) -> int:
+        n = math.ceil(len(self.lengths) / self.batch_size)
+        return n // self.world_size if self.world_size > 1 else n
+
+
+class SupervisedDataModule(pl.LightningDataModule):
+    """Tokenised pairs -> length-grouped, dynamically padded batches (+ optional validation)."""
+
+    def __init__(
+        self,
+        tokenized: list[dict],
+        pad_id: int,
+        batch_size: int,
+        seed: int,
+        val_fraction: float = 0.0,
+    ):
+        super().__init__()
+        self.pad_id, self.batch_size, self.seed = pad_id, batch_size, seed
+        order = list(range(len(tokenized)))
+        random.Random(seed).shuffle(order)
+        n_val = int(len(tokenized) * val_fraction)
+        self.val = [tokenized[i] for i in order[:n_val]]
+        self.train = [tokenized[i] for i in order[n_val:]] if n_val else tokenized
+
+    def _loader(self, data: list[dict], shuffle: bool) -> DataLoader:
+        lengths = [len(x["input_ids"]) for x in data]
+        rank = self.trainer.global_rank if self.trainer else 0
+        world = self.trainer.world_size if self.trainer else 1
+        sampler = LengthGroupedBatches(
+            lengths, self.batch_size, self.seed if shuffle else 0, rank=rank, world_size=world
+        )
+        return DataLoader(data, batch_sampler=sampler, collate_fn=lambda b: collate(b, self.pad_id))
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader(self.val, shuffle=False) if self.val else []
+
+
+# ---- the Lightning module ------------------------------------------------------------------
+
+
+class CausalLMModule(pl.LightningModule):
+    """A Hugging Face causal LM (with or without PEFT) under Lightning."""
+
+    def __init__(self, model, learning_rate: float, weight_decay: float, warmup_ratio: float):
+        super().__init__()
+        self.model = model
+        self.learning_rate, self.weight_decay, self.warmup_ratio = (
+            learning_rate,
+            weight_decay,
+            warmup_ratio,
+        )
+        self.strict_loading = False  # checkpoints hold only the trainable weights
+        self.losses: list[float] = []
+        self.tokens_seen = 0
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.model(**batch).loss
+        n = int(batch["input_ids"].shape[0])
+        self.log("train/loss", loss, prog_bar=True, on_step=True, batch_size=n)
+        self.losses.append(float(loss.detach()))
+        self.tokens_seen += int(batch["attention_mask"].sum())
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        loss = self.model(**batch).loss
+        self.log("val/loss", loss, prog_bar=True, batch_size=int(batch["input_ids"].shape[0]))
+
+    def configure_optimizers(self):
+        from transformers import get_cosine_schedule_with_warmup
+
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=self.weight_decay)
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        sched = get_cosine_schedule_with_warmup(opt, int(self.warmup_ratio * total), total)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        keep = {f"model.{n}" for n, p in self.model.named_parameters() if p.requires_grad}
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
+
+
+# ---- adapters ------------------------------------------------------------------------------
+
+
+def linear_module_names(model) -> list[str]:
+    """Leaf names of the model's linear layers (what lora.target_modules may name)."""
+    names = set()
+    for full, module in model.named_modules():
+        kind = type(module).__name__
+        if isinstance(module, torch.nn.Linear) or kind in ("Linear4bit", "Linear8bitLt"):
+            names.add(full.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
+def attach_adapter(model, lora: LoraConfig, quant: QuantConfig, gradient_checkpointing: bool):
+    """LoRA (+ k-bit preparation) on the frozen base, or everything trainable for lora=none."""
+    if quant.name != "none":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    elif gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    if lora.name == "none":
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return model
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model
+
+    targets = lora.target_modules
+    if not isinstance(targets, str):
+        targets = [str(t) for t in targets]
+        available = linear_module_names(model)
+        unknown = [t for t in targets if t not in available]
+        if unknown:
+            raise ConfigError(
+                [
+                    f"lora.target_modules: {', '.join(unknown)} not in the model; its linear "
+                    f"modules are: {', '.join(available)} (or use all-linear)"
+                ]
+            )
+    config = PeftLoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
+
+
+# ---- the stage -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything besides the data that determines a trained adapter."""
+
+    model_fingerprint: dict
+    lora: LoraConfig
+    quant: QuantConfig
+    trainer: TrainerConfig
+    seed: int
+
+    def key_parts(self, pairs: Sequence[TrainPair]) -> dict:
+        trainer = {k: v for k, v in asdict(self.trainer).items() if k != "name"}
+        texts = [t for p in pairs for t in (p.prompt, p.completion)]
+        return {
+            "model": self.model_fingerprint,
+            "lora": asdict(self.lora),
+            "quant": asdict(self.quant),
+            "trainer": trainer,
+            "seed": self.seed,
+            "pairs": texts_sha256(texts),
+            "n_pairs": len(pairs),
+            "format": FORMAT,
+        }
+
+
+def train(
+    model,
+    tokenizer,
+    pairs: Sequence[TrainPair],
+    spec: TrainSpec,
+    cache: Cache,
+    loggers: list | None = None,
+) -> tuple[Any, dict[str, Any], Path]:
+    """Fine-tune (or load the cached result); return (model ready to generate, cost, entry)."""
+    if not pairs:
+        raise DataError("there is nothing to train on: the training split is empty")
+    tokenized = tokenize_pairs(tokenizer, pairs, spec.trainer.max_length)
+    parts = spec.key_parts(pairs)
+    key = hash_key(parts)
+    ckpt_dir = cache.root / "checkpoints" / key
+    stats: dict[str, Any] = {}
+
+    def build(out: Path) -> None:
+        nonlocal model
+        model = attach_adapter(model, spec.lora, spec.quant, spec.trainer.gradient_checkpointing)
+        stats.update(_fit(model, tokenizer, tokenized, spec, ckpt_dir, loggers))
+        model.save_pretrained(out, safe_serialization=True)
+        if spec.lora.name == "none":
+            tokenizer.save_pretrained(out)
+        (out / "train_stats.json").write_text(json.dumps(stats, indent=1))
+
+    pl.seed_everything(spec.seed, workers=True, verbose=False)
+    entry, hit = cache.get_or_build("adapter", parts, build)
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    if hit:
+        log.info("training: reusing the cached %s %s", _kind(spec), entry)
+        stats = json.loads((entry / "train_stats.json").read_text())
+        model = _load_trained(model, entry, spec)
+    model.eval()
+    cost = dict(stats, train_cache_hit=hit, adapter_mb=round(_weights_mb(entry), 3))
+    if hit:
+        cost["train_seconds_saved"] = cost.pop("train_seconds", 0.0)
+        cost["train_seconds"] = 0.0
+    return model, cost, entry
+
+
+def _fit(model, tokenizer, tokenized, spec: TrainSpec, ckpt_dir: Path, loggers) -> dict:
+    t = spec.trainer
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    log.info(
+        "training %s: %d examples, %s of %s parameters trainable",
+        _kind(spec),
+        len(tokenized),
+        f"{trainable:,}",
+        f"{total:,}",
+    )
+    data = SupervisedDataModule(
+        tokenized, tokenizer.pad_token_id, t.batch_size, spec.seed, t.val_fraction
+    )
+    module = CausalLMModule(model, t.learning_rate, t.weight_decay, t.warmup_ratio)
+    checkpoint = pl.callbacks.ModelCheckpoint(
+        dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_epochs=1
+    )
+    trainer = pl.Trainer(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=t.precision,
+        max_epochs=t.max_epochs,
+        max_steps=t.max_steps,
+        accumulate_grad_batches=t.accumulate_grad_batches,
+        gradient_clip_val=t.gradient_clip_val or None,
+        callbacks=[checkpoint, pl.callbacks.TQDMProgressBar(refresh_rate=1)],
+        logger=loggers or False,
+        log_every_n_steps=1,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        limit_val_batches=1.0 if t.val_fraction > 0 else 0,
+    )
+    last = ckpt_dir / "last.ckpt"
+    resume = str(last) if last.is_file() else None
+    if resume:
+        log.info("training: resuming from %s", last)
+    model.train()
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=data, ckpt_path=resume)
+    seconds = time.perf_counter() - started
+    return {
+        "train_seconds": round(seconds, 3),
+        "train_tokens": module.tokens_seen,
+        "train_tokens_per_s": round(module.tokens_seen / seconds, 2) if seconds else 0.0,
+        "train_steps": int(trainer.global_step),
+        "train_examples": len(tokenized),
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+        "first_loss": round(module.losses[0], 5) if module.losses else None,
+        "final_loss": round(sum(module.losses[-5:]) / len(module.losses[-5:]), 5)
+        if module.losses
+        else None,
+        "resumed": resume is not None,
+    }
+
+
+def _load_trained(model, entry: Path, spec: TrainSpec):
+    if spec.lora.name == "none":
+        from transformers import AutoModelForCausalLM
+
+        device = next(model.parameters()).device
+        return AutoModelForCausalLM.from_pretrained(entry, dtype=model.dtype).to(device)
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, entry, is_trainable=False)
+
+
+def _weights_mb(entry: Path) -> float:
+    files = list(entry.glob("*.safetensors")) + list(entry.glob("*.bin"))
+    return sum(f.stat().st_size for f in files) / 2**20
+
+
+def _kind(spec: TrainSpec) -> str:
+    if spec.lora.name == "none":
+        return "full fine-tune"
+    return "QLoRA adapter" if spec.quant.name != "none" else "LoRA adapter"

@@ -1,0 +1,120 @@
+"""What the model is trained on: (prompt, completion) pairs, built by pure functions.
+
+Training prompts are rendered with exactly the functions that build evaluation prompts
+(`prompting.user_message` + `prompting.render`), so a fine-tuned model is asked at eval in
+the words it was trained on. The loss covers the completion only.
+
+Objectives: `qa` (the training phrasings of the questions, answered), `cpt` (continued
+pre-training on the corpus documents: no prompt, loss on every token) and `qa+cpt`.
+RAFT (Zhang et al., 2024) trains `qa` pairs whose prompts carry retrieved passages: the gold
+passage plus distractors in a share P of the examples, distractors only in the rest, so the
+model learns both to read the context and to answer without it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ragft.metrics import normalize_answer
+from ragft.types import Chunk, Document, Passage, QAExample
+
+
+@dataclass(frozen=True)
+class TrainPair:
+    """One supervised example: the loss is taken on `completion` only."""
+
+    id: str
+    prompt: str  # rendered prompt text (chat template applied), "" for cpt
+    completion: str  # target text, ending with the end-of-turn marker
+    has_gold: bool | None = None  # RAFT: whether the gold passage is in the prompt
+
+
+def qa_pairs(
+    examples: Sequence[QAExample],
+    render: Callable[[str], str],
+    complete: Callable[[str, str], str],
+    contexts: Sequence[Sequence[Passage]] | None = None,
+    has_gold: Sequence[bool] | None = None,
+) -> list[TrainPair]:
+    """Question -> first gold answer; with `contexts`, the passages go into the prompt.
+
+    `render(message)` gives the prompt text and `complete(message, answer)` the target text
+    (see `prompting.render` and `prompting.completion`).
+    """
+    from ragft.prompting import user_message
+
+    pairs = []
+    for i, ex in enumerate(examples):
+        message = user_message(ex.question, contexts[i] if contexts is not None else None)
+        pairs.append(
+            TrainPair(
+                id=ex.id,
+                prompt=render(message),
+                completion=complete(message, ex.answers[0]),
+                has_gold=has_gold[i] if has_gold is not None else None,
+            )
+        )
+    return pairs
+
+
+def cpt_pairs(corpus: Sequence[Document], end: str) -> list[TrainPair]:
+    """Continued pre-training: each document's text is a completion with no prompt."""
+    return [TrainPair(id=f"cpt/{d.id}", prompt="", completion=d.text.strip() + end) for d in corpus]
+
+
+def raft_contexts(
+    examples: Sequence[QAExample],
+    hits: Sequence[Sequence[Passage]],
+    chunks: Sequence[Chunk],
+    gold_share: float,
+    n_distractors: int,
+    seed: int,
+) -> tuple[list[list[Passage]], list[bool]]:
+    """RAFT prompts' passages: per example, the gold passage (in a share `gold_share` of the
+    examples, chosen by a seeded draw) plus `n_distractors` retrieved non-gold passages
+    (hard negatives, best-ranked first), in a seeded random order.
+
+    The gold passage is the chunk of a gold document that contains the answer (else the
+    document's best-ranked chunk). Examples without gold document ids keep the top
+    retrieved passages as they are.
+    """
+    rng = random.Random(seed)
+    n_gold = round(gold_share * len(examples))
+    with_gold = set(rng.sample(range(len(examples)), n_gold))
+    by_doc: dict[str, list[Chunk]] = {}
+    for c in chunks:
+        by_doc.setdefault(c.doc_id, []).append(c)
+
+    contexts, flags = [], []
+    for i, (ex, found) in enumerate(zip(examples, hits, strict=True)):
+        if not ex.gold_doc_ids:
+            contexts.append(list(found[: n_distractors + 1]))
+            flags.append(False)
+            continue
+        gold = set(ex.gold_doc_ids)
+        distractors = [p for p in found if p.doc_id not in gold][:n_distractors]
+        chosen = list(distractors)
+        if i in with_gold:
+            chosen.append(_gold_passage(ex, found, by_doc))
+        rng.shuffle(chosen)
+        contexts.append(chosen)
+        flags.append(i in with_gold)
+    return contexts, flags
+
+
+def _gold_passage(ex: QAExample, found: Sequence[Passage], by_doc: dict[str, list[Chunk]]):
+    answers = [normalize_answer(a) for a in ex.answers]
+    candidates = [c for d in ex.gold_doc_ids for c in by_doc.get(d, [])]
+    for c in candidates:
+        text = normalize_answer(c.text)
+        if any(a and a in text for a in answers):
+            return Passage(chunk_id=c.id, doc_id=c.doc_id, text=c.text, score=0.0, rank=0)
+    for p in found:
+        if p.doc_id in ex.gold_doc_ids:
+            return p
+    if candidates:
+        c = candidates[0]
+        return Passage(chunk_id=c.id, doc_id=c.doc_id, text=c.text, score=0.0, rank=0)
+    raise ValueError(f"example {ex.id}: none of its gold documents {ex.gold_doc_ids} is indexed")
