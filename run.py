@@ -60,13 +60,11 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
         len(dataset.eval),
     )
 
-    import pytorch_lightning as pl
-
-    from ragft import generation, metrics, modeling, prompting, retrieval, tracking, training
+    from ragft import generation, metrics, modeling, prompting, retrieval, tracking
     from ragft.cache import Cache
     from ragft.types import Prediction
 
-    pl.seed_everything(run.seed, workers=True, verbose=False)
+    seed_everything(run.seed)
     cache = Cache(run.cache.dir)
     retriever = None
     if run.approach.retrieves:
@@ -96,6 +94,8 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
     ) as tracker:
         adapter = None
         if run.approach.trains:
+            from ragft import training  # imports Lightning (~10 s): only for training cells
+
             pairs = training_pairs(run, dataset, retriever, tokenizer, render)
             spec = training.TrainSpec(
                 model_fingerprint=model_info["fingerprint"],
@@ -241,6 +241,18 @@ def metrics_by_phrasing(predictions, per_example) -> dict[str, dict[str, float]]
     return {
         kind: {k: sum(m[k] for m in ms) / len(ms) for k in ms[0]} for kind, ms in groups.items()
     }
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (training re-seeds through Lightning as well)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def timed(cost: dict[str, float], key: str, fn, *args):

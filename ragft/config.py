@@ -129,7 +129,7 @@ class DataConfig:
     corpus_path: Optional[str] = None  # folder of .txt/.md files, or a JSONL of {"id", "text"}
     eval_split: str = "heldout"  # fictional-kb: heldout | seen phrasings at eval
     n_entities: int = 8  # fictional-kb: one document per entity, 4 facts each
-    n_train_phrasings: int = 3  # fictional-kb: training paraphrases per fact
+    n_train_phrasings: int = 2  # fictional-kb: training paraphrases per fact (1-6)
     seed: int = 0
     eval_fraction: float = 0.2  # user data without a "split" field: share held out for eval
     max_eval: Optional[int] = None  # cap the eval set (quick runs)
@@ -150,9 +150,9 @@ class TrainerConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     precision: str = "32-true"
-    max_epochs: int = 6
+    max_epochs: int = 4
     max_steps: int = -1
-    learning_rate: float = 2e-3
+    learning_rate: float = 3e-3
     weight_decay: float = 0.0
     warmup_ratio: float = 0.1
     batch_size: int = 8

@@ -33,6 +33,9 @@ def run_py(out_dir: Path, *overrides: str, tiny: bool = True, timeout: int = 600
     args = [*(TINY if tiny else ()), f"hydra.run.dir={out_dir}", *overrides]
     proc = subprocess.run(
         [sys.executable, str(ROOT / "run.py"), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr, out_dir)

@@ -46,8 +46,14 @@ def test_base_cell_writes_well_formed_outputs(tmp_path):
 
 
 def test_rag_cell_retrieves_gold_documents_and_logs_to_wandb(tmp_path):
-    res = run_py(tmp_path / "out", "approach=rag", "retriever=dense", "retriever.k=3",
-                 "logger=wandb", "logger.mode=offline")  # fmt: skip
+    res = run_py(
+        tmp_path / "out",
+        "approach=rag",
+        "retriever=dense",
+        "retriever.k=3",
+        "logger=wandb",
+        "logger.mode=offline",
+    )
     results = _check_common(res, n_eval=16)
     assert set(results["scores"]) == ANSWER_KEYS | {"recall_at_k", "mrr"}
     # retrieval does not depend on the (random) model: the entity's name finds its document
@@ -63,8 +69,7 @@ def test_rag_cell_retrieves_gold_documents_and_logs_to_wandb(tmp_path):
 
 @pytest.mark.parametrize("retriever", ["bm25", "hybrid"])
 def test_rag_cell_with_sparse_and_hybrid_retrievers(tmp_path, retriever):
-    res = run_py(tmp_path / "out", "approach=rag", f"retriever={retriever}",
-                 "data.max_eval=6")  # fmt: skip
+    res = run_py(tmp_path / "out", "approach=rag", f"retriever={retriever}", "data.max_eval=6")
     results = _check_common(res, n_eval=6)
     assert results["scores"]["recall_at_k"] >= 0.8
     assert results["config"]["retriever"]["name"] == retriever
@@ -72,8 +77,7 @@ def test_rag_cell_with_sparse_and_hybrid_retrievers(tmp_path, retriever):
 
 def test_seen_split_and_seed_are_honoured(tmp_path):
     a = run_py(tmp_path / "a", "approach=base", "data.eval_split=seen", "data.max_eval=4")
-    b = run_py(tmp_path / "b", "approach=base", "data.eval_split=seen", "data.max_eval=4",
-               "seed=1")  # fmt: skip
+    b = run_py(tmp_path / "b", "approach=base", "data.eval_split=seen", "data.max_eval=4", "seed=1")
     assert a.returncode == 0 and b.returncode == 0, a.stderr[-2000:] + b.stderr[-2000:]
     assert {r["phrasing"] for r in a.predictions} == {"seen"}
     assert [r["question"] for r in a.predictions] != [r["question"] for r in b.predictions]
