@@ -24,22 +24,51 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ragft import config as config_schema
+from ragft.cache import hash_key
 from ragft.errors import ConfigError, RagftError
 
 log = logging.getLogger("ragft")
+CELL_FORMAT = 1  # bump when a change makes earlier finished cells stale
 config_schema.register()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
+    out_dir = Path(hc.runtime.output_dir)
     try:
-        return run_cell(cfg, Path(hc.runtime.output_dir), cell_name(hc), sweep_group(hc))
+        return run_cell(cfg, out_dir, cell_name(hc), group_name(cfg, hc))
     except RagftError as e:
         print(f"ragft: error: {e}", file=sys.stderr, flush=True)
         if hc.mode == RunMode.RUN:
-            sys.exit(2)
-        raise
+            sys.exit(2)  # bad input on a single run: the message, no results.json
+        record_failure(cfg, out_dir, cell_name(hc), e)
+    except Exception as e:
+        if hc.mode == RunMode.RUN:
+            raise
+        log.exception("cell failed")
+        record_failure(cfg, out_dir, cell_name(hc), e)
+    return None  # in a sweep a failed cell is recorded and the sweep goes on
+
+
+def record_failure(cfg: DictConfig, out_dir: Path, name: str, error: BaseException) -> None:
+    """A failed sweep cell: results.json says so (the report lists it, the sweep exits 1)."""
+    from ragft.tracking import atomic_write_json
+
+    try:
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+    except Exception:  # noqa: BLE001 - the config itself may be what failed
+        resolved = OmegaConf.to_container(cfg, resolve=False)
+    atomic_write_json(
+        out_dir / "results.json",
+        {
+            "status": "failed",
+            "approach": OmegaConf.select(cfg, "approach.name"),
+            "name": name,
+            "error": f"{type(error).__name__}: {error}",
+            "config": resolved,
+        },
+    )
 
 
 def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
@@ -60,12 +89,23 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
         len(dataset.eval),
     )
 
-    from ragft import generation, metrics, modeling, prompting, retrieval, tracking
+    from ragft import tracking
     from ragft.cache import Cache
+
+    cache = Cache(run.cache.dir)
+    cell = {
+        "config": config_schema.cell_identity(run),
+        "data": data.fingerprint(dataset),
+        "format": CELL_FORMAT,
+    }
+    finished = cache.lookup("cell", hash_key(cell))
+    if finished is not None:  # this exact computation already ran: replay its results
+        return replay_cell(finished, cfg, run, out_dir, name, group, started)
+
+    from ragft import generation, metrics, modeling, prompting, retrieval
     from ragft.types import Prediction
 
     seed_everything(run.seed)
-    cache = Cache(run.cache.dir)
     retriever = None
     if run.approach.retrieves:
         retriever = retrieval.build(run.retriever, dataset.corpus, cache)
@@ -92,7 +132,7 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
     with tracking.Tracker(
         out_dir, run.logger, resolved, job_type=run.approach.name, name=name, group=group, tags=tags
     ) as tracker:
-        adapter = None
+        adapter = adapter_entry = None
         if run.approach.trains:
             from ragft import training  # imports Lightning (~10 s): only for training cells
 
@@ -109,6 +149,7 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
             )
             cost.update(train_cost)
             adapter = tracker.save_adapter(entry, full_model=run.lora.name == "none")
+            adapter_entry = str(entry)
 
         questions = [ex.question for ex in dataset.eval]
         hits = (
@@ -156,6 +197,7 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
             "n_train": len(dataset.train),
             "cost": cost,
             "adapter": str(adapter) if adapter else None,
+            "adapter_entry": adapter_entry,
             "model": {k: v for k, v in model_info.items() if k != "load_seconds"},
             "config": resolved,
             "versions": tracking.versions(),
@@ -166,6 +208,7 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
             for p, o, m in zip(predictions, outputs, per_example, strict=True)
         ]
         tracker.record(results, rows)
+    cache.get_or_build("cell", cell, lambda d: keep_cell(out_dir, d))
 
     tracking.print_summary(
         f"\n{run.approach.name} on {run.data.name} ({len(predictions)} questions, "
@@ -173,6 +216,57 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
         + tracking.score_table([(run.approach.name, scores)])
     )
     return float(scores.get(run.metrics.primary, 0.0))
+
+
+def keep_cell(out_dir: Path, entry: Path) -> None:
+    """Copy a finished cell's results into its cache entry."""
+    import shutil
+
+    for name in ("results.json", "predictions.jsonl"):
+        shutil.copy2(out_dir / name, entry / name)
+
+
+def replay_cell(
+    entry: Path, cfg: DictConfig, run, out_dir: Path, name: str, group: str, started: float
+) -> float:
+    """Write a finished cell's results (from the cache) as this cell's, and log them."""
+    import json
+
+    from ragft import tracking
+
+    results = json.loads((entry / "results.json").read_text())
+    rows = [json.loads(line) for line in (entry / "predictions.jsonl").read_text().splitlines()]
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    results.update(
+        name=name,
+        group=group,
+        config=resolved,
+        reused_cell=str(entry),
+        versions=tracking.versions(),
+        git_sha=tracking.git_sha(),
+    )
+    results["cost"]["cell_cache_hit"] = True
+    results["cost"]["replay_seconds"] = round(time.time() - started, 3)
+    log.info("cell: already computed; reusing %s", entry)
+    with tracking.Tracker(
+        out_dir,
+        run.logger,
+        resolved,
+        job_type=run.approach.name,
+        name=name,
+        group=group,
+        tags=["reused"],
+    ) as tracker:
+        adapter_entry = results.get("adapter_entry")
+        if adapter_entry and Path(adapter_entry).is_dir():
+            adapter = tracker.save_adapter(Path(adapter_entry), run.lora.name == "none")
+            results["adapter"] = str(adapter)
+        tracker.record(results, rows)
+    tracking.print_summary(
+        f"\n{run.approach.name} on {run.data.name} (reused: {entry})\n"
+        + tracking.score_table([(run.approach.name, results["scores"])])
+    )
+    return float(results["scores"].get(run.metrics.primary, 0.0))
 
 
 def check_dataset(run, dataset) -> None:
@@ -302,11 +396,13 @@ def cell_name(hc) -> str:
     return hc.job.override_dirname or "default"
 
 
-def sweep_group(hc) -> str:
-    """W&B group: the sweep's folder for a multirun, else "single"."""
-    if hc.mode == RunMode.MULTIRUN:
-        return Path(hc.sweep.dir).as_posix().replace("/", "_")
-    return "single"
+def group_name(cfg: DictConfig, hc) -> str:
+    """W&B group: logger.group, else the sweep's folder for a multirun, else "single"."""
+    from ragft.tracking import sweep_group
+
+    if OmegaConf.select(cfg, "logger.group"):
+        return str(cfg.logger.group)
+    return sweep_group(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else "single"
 
 
 if __name__ == "__main__":

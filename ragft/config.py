@@ -317,3 +317,33 @@ def _validate_training(run: RunConfig, p: list[str]) -> None:
         p.append(f"trainer.learning_rate={t.learning_rate} must be positive")
     if t.batch_size <= 0:
         p.append(f"trainer.batch_size={t.batch_size} must be positive")
+
+
+def cell_identity(run: RunConfig) -> dict[str, Any]:
+    """The parts of a config that decide a cell's result, for the finished-cell cache.
+
+    Axes that do not apply to the approach are dropped, so e.g. `approach=base` with
+    retriever=bm25 and with retriever=dense is one computation, and so is a rag cell under
+    every lora rank. Logging, cache location and Hydra's own settings never matter.
+    """
+    from dataclasses import asdict
+
+    ident = asdict(run)
+    for key in ("logger", "cache"):
+        ident.pop(key)
+    ident["approach"] = {"name": run.approach.name}
+    if run.approach.trains_with_context:
+        ident["approach"].update(
+            raft_gold_share=run.approach.raft_gold_share,
+            raft_distractors=run.approach.raft_distractors,
+        )
+    if not run.approach.trains:
+        for key in ("lora", "trainer", "objective"):
+            ident.pop(key)
+    else:
+        ident["trainer"].pop("name")
+    if not (run.approach.retrieves or run.approach.trains_with_context):
+        ident.pop("retriever")
+    if run.model.source != "tiny-random":
+        ident["model"].pop("tiny")
+    return ident

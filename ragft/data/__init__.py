@@ -46,3 +46,16 @@ def load(cfg: DataConfig) -> Dataset:
     if cfg.max_eval is not None:
         ds = dataclasses.replace(ds, eval=ds.eval[: cfg.max_eval])
     return ds
+
+
+def fingerprint(dataset: Dataset) -> str:
+    """A hash of everything in the dataset (documents, questions, answers, splits)."""
+    from ragft.cache import texts_sha256
+
+    parts: list[str] = []
+    for d in dataset.corpus:
+        parts += ["D", d.id, d.title, d.text]
+    for split, examples in (("T", dataset.train), ("E", dataset.eval)):
+        for ex in examples:
+            parts += [split, ex.id, ex.question, *ex.answers, "|", *ex.gold_doc_ids, ex.phrasing]
+    return texts_sha256(parts)
