@@ -95,7 +95,7 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
     cache = Cache(run.cache.dir)
     cell = {
         "config": config_schema.cell_identity(run),
-        "data": data.fingerprint(dataset),
+        "data": data.fingerprint(dataset, with_train=run.approach.trains),
         "format": CELL_FORMAT,
     }
     finished = cache.lookup("cell", hash_key(cell))

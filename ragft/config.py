@@ -41,7 +41,7 @@ ANSWER_METRICS = ("exact_match", "f1", "contains", "rouge_l", "bleu")
 class ApproachConfig:
     name: str = "rag"
     raft_gold_share: float = 0.8  # P: share of RAFT training prompts that carry the gold doc
-    raft_distractors: int = 3  # distractor passages per RAFT training prompt
+    raft_distractors: int = 1  # distractor passages per RAFT training prompt
 
     @property
     def trains(self) -> bool:
@@ -329,7 +329,7 @@ def cell_identity(run: RunConfig) -> dict[str, Any]:
     from dataclasses import asdict
 
     ident = asdict(run)
-    for key in ("logger", "cache"):
+    for key in ("logger", "cache", "data"):  # the data's content is fingerprinted instead
         ident.pop(key)
     ident["approach"] = {"name": run.approach.name}
     if run.approach.trains_with_context:

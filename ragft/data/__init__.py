@@ -48,14 +48,19 @@ def load(cfg: DataConfig) -> Dataset:
     return ds
 
 
-def fingerprint(dataset: Dataset) -> str:
-    """A hash of everything in the dataset (documents, questions, answers, splits)."""
+def fingerprint(dataset: Dataset, with_train: bool = True) -> str:
+    """A hash of the dataset's documents, questions, answers and splits.
+
+    `with_train=False` leaves the training split out: cells that do not train give the same
+    result whatever it holds.
+    """
     from ragft.cache import texts_sha256
 
     parts: list[str] = []
     for d in dataset.corpus:
         parts += ["D", d.id, d.title, d.text]
-    for split, examples in (("T", dataset.train), ("E", dataset.eval)):
+    splits = (("T", dataset.train), ("E", dataset.eval)) if with_train else (("E", dataset.eval),)
+    for split, examples in splits:
         for ex in examples:
             parts += [split, ex.id, ex.question, *ex.answers, "|", *ex.gold_doc_ids, ex.phrasing]
     return texts_sha256(parts)
