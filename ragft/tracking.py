@@ -160,6 +160,21 @@ class Tracker:
                 dir=str(self.out_dir),
                 mode=wandb_mode(self.logger),
                 reinit="finish_previous",
+                settings=wandb.Settings(quiet=True),  # no per-cell summary printout
+            )
+            r = self.run
+            atomic_write_json(
+                self.out_dir / "wandb_run.json",
+                {
+                    "id": r.id,
+                    "project": r.project,
+                    "group": r.group,
+                    "job_type": r.job_type,
+                    "name": r.name,
+                    "mode": wandb_mode(self.logger),
+                    "dir": r.dir,
+                    "url": r.url if wandb_mode(self.logger) == "online" else None,
+                },
             )
         return self
 

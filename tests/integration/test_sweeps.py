@@ -1,0 +1,106 @@
+"""Sweeps: every cell lands, a re-run reuses finished cells, a broken cell does not sink the
+sweep (exit status 1), the report is written, and submitit runs cells as separate processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import ROOT, TINY
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def sweep(sweep_dir: Path, *overrides: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    args = [
+        sys.executable,
+        str(ROOT / "run.py"),
+        "-m",
+        *TINY,
+        "data.max_eval=4",
+        f"hydra.sweep.dir={sweep_dir}",
+        *overrides,
+    ]
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def cells(sweep_dir: Path) -> dict[str, dict]:
+    return {
+        d.name: json.loads((d / "results.json").read_text())
+        for d in sorted(sweep_dir.iterdir())
+        if (d / "results.json").is_file()
+    }
+
+
+def test_sweep_lands_every_cell_reports_and_reruns_from_the_cache(tmp_path):
+    t0 = time.perf_counter()
+    first = sweep(
+        tmp_path / "a", "approach=base,rag", "retriever=bm25", "logger=wandb", "logger.mode=offline"
+    )
+    first_s = time.perf_counter() - t0
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "cell 1 of 2" in first.stdout and "cell 2 of 2" in first.stdout
+    landed = cells(tmp_path / "a")
+    assert sorted(r["approach"] for r in landed.values()) == ["base", "rag"]
+    assert all(r["status"] == "ok" for r in landed.values())
+    groups = set()
+    for name, r in landed.items():
+        run_dirs = list((tmp_path / "a" / name / "wandb").glob("offline-run-*"))
+        assert len(run_dirs) == 1, name
+        meta = json.loads((tmp_path / "a" / name / "wandb_run.json").read_text())
+        assert meta["job_type"] == r["approach"] and meta["group"] == r["group"]
+        assert meta["mode"] == "offline"
+        # the offline run file itself carries the group and job type W&B will show
+        blob = next(run_dirs[0].glob("*.wandb")).read_bytes()
+        assert r["group"].encode() in blob and r["approach"].encode() in blob
+        groups.add(r["group"])
+    assert len(groups) == 1 and groups.pop().endswith("_a")  # one group: the sweep
+    assert (tmp_path / "a" / "report" / "report.md").is_file()
+    assert list((tmp_path / "a" / "wandb").glob("offline-run-*"))  # the summary run
+    assert "report:" in first.stdout
+
+    t0 = time.perf_counter()
+    again = sweep(tmp_path / "b", "approach=base,rag", "retriever=bm25", "logger=none")
+    again_s = time.perf_counter() - t0
+    assert again.returncode == 0, again.stderr[-3000:]
+    reran = cells(tmp_path / "b")
+    assert all(r["cost"].get("cell_cache_hit") for r in reran.values())
+    by_approach = {r["approach"]: r["scores"] for r in landed.values()}
+    assert {r["approach"]: r["scores"] for r in reran.values()} == by_approach
+    assert again_s < first_s
+
+
+def test_a_broken_cell_does_not_sink_the_sweep(tmp_path):
+    res = sweep(
+        tmp_path / "s",
+        "approach=rag",
+        "retriever=bm25,dense",
+        "retriever.embedder.path=/nonexistent/embedder",
+    )
+    assert res.returncode != 0
+    landed = cells(tmp_path / "s")
+    status = {r["config"]["retriever"]["name"]: r["status"] for r in landed.values()}
+    assert status == {"bm25": "ok", "dense": "failed"}
+    failed = next(r for r in landed.values() if r["status"] == "failed")
+    assert "/nonexistent/embedder" in failed["error"]
+    report = (tmp_path / "s" / "report" / "report.md").read_text()
+    assert "failed" in report.lower() and "/nonexistent/embedder" in report
+
+
+def test_submitit_local_runs_cells_as_separate_processes(tmp_path):
+    res = sweep(
+        tmp_path / "s",
+        "approach=base",
+        "data.eval_split=heldout,seen",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=10",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    landed = cells(tmp_path / "s")
+    assert len(landed) == 2 and all(r["status"] == "ok" for r in landed.values())
+    assert list((tmp_path / "s" / ".submitit").glob("*"))  # submitit's own job folders
