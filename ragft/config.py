@@ -201,6 +201,16 @@ class RunConfig:
     cache: CacheConfig = field(default_factory=CacheConfig)
 
 
+def _path_safe(text: str) -> str:
+    """A value usable as one folder name: an override like data.path=/a/b.jsonl has slashes."""
+    return text.replace("/", "_").replace("\\", "_")[:200]
+
+
+# Used by conf/config.yaml's hydra.sweep.subdir. Registered on import, so that cells that run
+# in other processes (submitit, joblib) have it too.
+OmegaConf.register_new_resolver("ragft_path_safe", _path_safe, replace=True)
+
+
 def register() -> None:
     """Put the schema in Hydra's ConfigStore; conf/config.yaml lists it first in its defaults."""
     ConfigStore.instance().store(name="ragft_schema", node=RunConfig)

@@ -50,9 +50,10 @@ class SweepCallback(Callback):
     """Progress, report and exit status of a `run.py -m` sweep."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        params = OmegaConf.to_container(config.hydra.sweeper.get("params") or {}, resolve=False)
+        params = config.hydra.sweeper.get("params")
+        params = OmegaConf.to_container(params, resolve=False) if params is not None else {}
         try:
-            total = count_cells(list(config.hydra.overrides.task), params or {})
+            total = count_cells(list(config.hydra.overrides.task), params)
         except Exception:  # noqa: BLE001 - a count is a nicety; never block a sweep on it
             total = None
         sweep_dir = Path(config.hydra.sweep.dir)
