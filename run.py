@@ -11,6 +11,7 @@ config -> validate -> data -> retriever/index -> model -> (train) -> generate ->
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import resource
@@ -36,6 +37,7 @@ config_schema.register()
 def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     out_dir = Path(hc.runtime.output_dir)
+    reset_peak_memory()
     try:
         return run_cell(cfg, out_dir, cell_name(hc), group_name(cfg, hc))
     except RagftError as e:
@@ -48,6 +50,8 @@ def main(cfg: DictConfig) -> float | None:
             raise
         log.exception("cell failed")
         record_failure(cfg, out_dir, cell_name(hc), e)
+    finally:
+        gc.collect()  # the next cell of a sweep runs in this process: free this one's model
     return None  # in a sweep a failed cell is recorded and the sweep goes on
 
 
@@ -356,14 +360,33 @@ def timed(cost: dict[str, float], key: str, fn, *args):
     return out
 
 
+def reset_peak_memory() -> None:
+    """Start this cell's peak-memory count afresh: in a sweep, cells share one process.
+
+    Linux resets the resident-set high-water mark (VmHWM) on `5 > /proc/self/clear_refs`;
+    elsewhere the figure stays the process's lifetime peak.
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+        sys.modules["torch"].cuda.reset_peak_memory_stats()
+
+
 def peak_memory_mb() -> float:
-    """Peak resident memory of this process (and the GPU's peak allocation when used)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """Peak resident memory of this cell (plus the GPU's peak allocation when used)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        peak = int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM:")).split()[1])
+    except (OSError, StopIteration, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak_mb = peak / 1024
     import torch
 
     if torch.cuda.is_available():
-        peak += torch.cuda.max_memory_allocated() / 2**20
-    return round(peak, 1)
+        peak_mb += torch.cuda.max_memory_allocated() / 2**20
+    return round(peak_mb, 1)
 
 
 def prediction_row(p, raw: str, scores: dict[str, float]) -> dict:
