@@ -345,8 +345,13 @@ def _fit(model, tokenizer, tokenized, spec: TrainSpec, ckpt_dir: Path, loggers) 
         tokenized, tokenizer.pad_token_id, t.batch_size, spec.seed, t.val_fraction
     )
     module = CausalLMModule(model, t.learning_rate, t.weight_decay, t.warmup_ratio)
+    # one rolling checkpoint, rewritten every epoch (monitor=None: the latest one is kept)
     checkpoint = pl.callbacks.ModelCheckpoint(
-        dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_epochs=1
+        dirpath=ckpt_dir,
+        filename="last",
+        save_top_k=1,
+        every_n_epochs=1,
+        enable_version_counter=False,
     )
     trainer = pl.Trainer(
         accelerator=t.accelerator,
