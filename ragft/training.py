@@ -296,6 +296,7 @@ def train(
     spec: TrainSpec,
     cache: Cache,
     loggers: list | None = None,
+    callbacks: list | None = None,
 ) -> tuple[Any, dict[str, Any], Path]:
     """Fine-tune (or load the cached result); return (model ready to generate, cost, entry)."""
     if not pairs:
@@ -309,7 +310,7 @@ def train(
     def build(out: Path) -> None:
         nonlocal model
         model = attach_adapter(model, spec.lora, spec.quant, spec.trainer.gradient_checkpointing)
-        stats.update(_fit(model, tokenizer, tokenized, spec, ckpt_dir, loggers))
+        stats.update(_fit(model, tokenizer, tokenized, spec, ckpt_dir, loggers, callbacks))
         model.save_pretrained(out, safe_serialization=True)
         if spec.lora.name == "none":
             tokenizer.save_pretrained(out)
@@ -330,7 +331,9 @@ def train(
     return model, cost, entry
 
 
-def _fit(model, tokenizer, tokenized, spec: TrainSpec, ckpt_dir: Path, loggers) -> dict:
+def _fit(
+    model, tokenizer, tokenized, spec: TrainSpec, ckpt_dir: Path, loggers, callbacks=None
+) -> dict:
     t = spec.trainer
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
@@ -363,7 +366,7 @@ def _fit(model, tokenizer, tokenized, spec: TrainSpec, ckpt_dir: Path, loggers) 
         max_steps=t.max_steps,
         accumulate_grad_batches=t.accumulate_grad_batches,
         gradient_clip_val=t.gradient_clip_val or None,
-        callbacks=[checkpoint, pl.callbacks.TQDMProgressBar(refresh_rate=1)],
+        callbacks=[checkpoint, pl.callbacks.TQDMProgressBar(refresh_rate=1), *(callbacks or [])],
         logger=loggers or False,
         log_every_n_steps=1,
         enable_model_summary=False,
@@ -378,6 +381,10 @@ def _fit(model, tokenizer, tokenized, spec: TrainSpec, ckpt_dir: Path, loggers) 
     model.train()
     started = time.perf_counter()
     trainer.fit(module, datamodule=data, ckpt_path=resume)
+    if trainer.interrupted:
+        # Lightning turns Ctrl-C into a graceful stop; a half-trained adapter must never be
+        # cached as finished. The checkpoint stays: the same command resumes from it.
+        raise KeyboardInterrupt(f"training interrupted; run again to resume from {ckpt_dir}")
     seconds = time.perf_counter() - started
     return {
         "train_seconds": round(seconds, 3),
