@@ -40,10 +40,15 @@ def render(
 ) -> str:
     """The full prompt text: the tokenizer's chat template when it has one, else plain."""
     if chat_template and getattr(tokenizer, "chat_template", None):
-        turns = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        turns.append({"role": "user", "content": message})
+        turns = _turns(message, system_prompt)
         return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
     return f"{message}\nAnswer:"
+
+
+def _turns(message: str, system_prompt: str | None) -> list[dict[str, str]]:
+    turns = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    turns.append({"role": "user", "content": message})
+    return turns
 
 
 def completion(
@@ -63,9 +68,8 @@ def completion(
     answer = answer.strip()
     eos = tokenizer.eos_token or ""
     if chat_template and getattr(tokenizer, "chat_template", None):
-        turns = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        turns.append({"role": "user", "content": message})
-        prompt = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+        prompt = render(tokenizer, message, system_prompt=system_prompt)
+        turns = _turns(message, system_prompt)
         turns.append({"role": "assistant", "content": answer})
         full = tokenizer.apply_chat_template(turns, tokenize=False)
         if full.startswith(prompt) and answer in full[len(prompt) :]:
