@@ -77,7 +77,8 @@ def record_failure(cfg: DictConfig, out_dir: Path, name: str, error: BaseExcepti
 
 def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
     """Run one cell; write its files; return the primary score (for Hydra sweepers)."""
-    run = config_schema.validate(cfg)  # every config problem at once, before any work
+    in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    run = config_schema.validate(cfg, in_sweep)  # every config problem at once, before any work
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     cost: dict[str, float] = {}
     started = time.time()

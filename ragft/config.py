@@ -8,6 +8,7 @@ or a wrong type fails when Hydra composes the config. Rules that span several ke
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -187,7 +188,9 @@ class CacheConfig:
 @dataclass
 class RunConfig:
     seed: int = 0
-    objective: str = "qa"  # training objective: qa | cpt | qa+cpt
+    # training objective: qa | cpt | qa+cpt; None (the default) = qa when the approach trains.
+    # None, not "qa", so that validate() can tell an objective the user gave from the default.
+    objective: Optional[str] = None
     approach: ApproachConfig = field(default_factory=ApproachConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
@@ -221,8 +224,13 @@ def _one_of(problems: list[str], key: str, value: object, allowed: tuple) -> Non
         problems.append(f"{key}={value!r} is not allowed; choose one of: {', '.join(allowed)}")
 
 
-def validate(cfg: DictConfig | RunConfig) -> RunConfig:
-    """Check the rules that span keys; return the typed config or raise one ConfigError."""
+def validate(cfg: DictConfig | RunConfig, in_sweep: bool = False) -> RunConfig:
+    """Check the rules that span keys; return the typed config or raise one ConfigError.
+
+    `objective` left at null becomes "qa". A training objective given to an approach that
+    does not train is a contradiction in a single run; in a sweep (`in_sweep`) it is a
+    sweep-wide setting meant for the training cells, and the other cells ignore it.
+    """
     if not isinstance(cfg, RunConfig):
         missing = sorted(OmegaConf.missing_keys(cfg))
         if missing:
@@ -238,7 +246,16 @@ def validate(cfg: DictConfig | RunConfig) -> RunConfig:
     _one_of(p, "lora", run.lora.name, LORA_NAMES)
     _one_of(p, "data", run.data.name, DATA_NAMES)
     _one_of(p, "data.eval_split", run.data.eval_split, EVAL_SPLITS)
-    _one_of(p, "objective", run.objective, OBJECTIVES)
+    if run.objective is not None:
+        _one_of(p, "objective", run.objective, OBJECTIVES)
+        if run.approach.name in APPROACHES and not run.approach.trains and not in_sweep:
+            p.append(
+                f"objective={run.objective} is a training objective, but "
+                f"approach={run.approach.name} does not train; drop objective=... or choose "
+                "approach=finetune, hybrid or raft"
+            )
+    else:
+        run.objective = "qa"
     _one_of(p, "logger", run.logger.name, LOGGER_NAMES)
     if run.logger.mode is not None:
         _one_of(p, "logger.mode", run.logger.mode, WANDB_MODES)
@@ -292,6 +309,8 @@ def validate(cfg: DictConfig | RunConfig) -> RunConfig:
         p.append("model.source=package-gguf needs model.package (the module that ships it)")
     if m.source == "hf" and not m.path:
         p.append("model.source=hf needs model.path=<local directory or hub id>")
+    if m.source == "hf" and m.path:
+        _validate_model_path(m.path, m.revision, p)
     if m.max_input_tokens <= 0:
         p.append(f"model.max_input_tokens={m.max_input_tokens} must be positive")
 
@@ -306,6 +325,52 @@ def validate(cfg: DictConfig | RunConfig) -> RunConfig:
     if p:
         raise ConfigError(p)
     return run
+
+
+def looks_local(path: str) -> bool:
+    """A filesystem path rather than a hub id ("org/name" has one slash and no leading dot)."""
+    return path.startswith((".", "/", "~")) or path.count("/") > 1 or "\\" in path
+
+
+def hub_offline() -> bool:
+    return any(
+        os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
+        for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def _validate_model_path(path: str, revision: Optional[str], p: list[str]) -> None:
+    """A missing local folder, or a hub id that cannot be fetched offline, fails up front."""
+    local = os.path.expanduser(path)
+    if os.path.exists(local):
+        if not os.path.isfile(os.path.join(local, "config.json")):
+            p.append(
+                f"model.path={path!r} exists but holds no config.json; give a Hugging Face "
+                "model folder (config.json + weights) or a hub id"
+            )
+        return
+    if looks_local(path):
+        p.append(
+            f"model.path={path!r}: no such folder; give a Hugging Face model folder "
+            "(config.json + weights) or a hub id such as org/name"
+        )
+        return
+    if hub_offline() and not _in_hub_cache(path, revision):
+        p.append(
+            f"model.path={path!r} is a hub id, but downloads are off (HF_HUB_OFFLINE=1) and "
+            "it is not in the local Hugging Face cache; give a local model folder, or unset "
+            "HF_HUB_OFFLINE to download it once"
+        )
+
+
+def _in_hub_cache(repo_id: str, revision: Optional[str]) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    except Exception:  # noqa: BLE001 - e.g. an invalid repo id: let loading report it
+        return False
+    return isinstance(found, str)
 
 
 def _validate_training(run: RunConfig, p: list[str]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,29 @@ def sweep_total(sweep_dir: Path) -> int | None:
         return None
 
 
+def check_output_dir(key: str, folder: str) -> None:
+    """Stop with one clear message, before any work, when the output folder is unwritable."""
+    from ragft.tracking import unwritable_reason
+
+    reason = unwritable_reason(folder)
+    if reason:
+        print(
+            f"ragft: error: {key}={folder}: cannot write the outputs there ({reason}); "
+            f"choose another folder with {key}=...",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(2)
+
+
 class SweepCallback(Callback):
     """Progress, report and exit status of a `run.py -m` sweep."""
 
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        check_output_dir("hydra.run.dir", str(config.hydra.run.dir))
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        check_output_dir("hydra.sweep.dir", str(config.hydra.sweep.dir))
         params = config.hydra.sweeper.get("params")
         params = OmegaConf.to_container(params, resolve=False) if params is not None else {}
         try:
