@@ -375,7 +375,7 @@ def _fit(
         limit_val_batches=1.0 if t.val_fraction > 0 else 0,
     )
     last = ckpt_dir / "last.ckpt"
-    resume = str(last) if last.is_file() else None
+    resume = str(last) if readable_checkpoint(last) else None
     if resume:
         log.info("training: resuming from %s", last)
     model.train()
@@ -400,6 +400,24 @@ def _fit(
         else None,
         "resumed": resume is not None,
     }
+
+
+def readable_checkpoint(path: Path) -> bool:
+    """True if `path` is a checkpoint torch can open.
+
+    Lightning writes checkpoints in place, so a process killed mid-write leaves a truncated
+    file; resuming from it would crash every re-run. Such a file is removed (with a warning)
+    and training starts over. mmap keeps the check cheap for large checkpoints.
+    """
+    if not path.is_file():
+        return False
+    try:
+        torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file means: do not resume from it
+        log.warning("training: checkpoint %s is unreadable (%s); training starts over", path, e)
+        path.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def _load_trained(model, entry: Path, spec: TrainSpec):
