@@ -1,0 +1,302 @@
+"""Bad configuration and bad data files, as a user gives them on the command line.
+
+Every case must end with one short message naming what is wrong (the key and its value, or
+the file and line) and what is allowed, a non-zero exit, no traceback and no results.json.
+All cases run in one subprocess (run.py's Hydra main called once per case), so the suite
+pays the imports once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .helpers import TINY, run_many
+
+pytestmark = pytest.mark.integration
+
+GOOD = {"id": "q1", "question": "Where did Ilsa grow up?", "answers": ["Velmora"]}
+BASE = ("approach=base", "retriever=none")  # no retrieval: bad data fails on its own
+
+
+def qa_row(i: int, **fields) -> str:
+    row = {"id": f"q{i}", "question": f"Question {i}?", "answers": [f"answer {i}"], **fields}
+    return json.dumps({k: v for k, v in row.items() if v is not ...})
+
+
+def qa_lines(*middle: str, n: int = 2) -> bytes:
+    """n good rows, the given lines, n more good rows (so a bad line is in the middle)."""
+    rows = [qa_row(i) for i in range(n)] + list(middle) + [qa_row(i) for i in range(10, 10 + n)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+# name -> (extra overrides, the words the message must hold)
+CONFIG_CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # every config group given an option that does not exist: the options there are listed
+    **{
+        f"unknown {group}": ((f"{group}=nope",), (f"{group}/nope", *allowed))
+        for group, allowed in {
+            "approach": ("base", "rag", "finetune", "hybrid", "raft"),
+            "model": ("tiny-llama", "smollm2-135m", "hf"),
+            "lora": ("default", "none"),
+            "quant": ("none", "int8", "nf4"),
+            "retriever": ("none", "bm25", "dense", "hybrid"),
+            "data": ("fictional-kb", "qa-jsonl", "alpaca-jsonl"),
+            "metrics": ("qa",),
+            "trainer": ("cpu", "gpu", "ddp"),
+            "logger": ("wandb", "none"),
+            "experiment": ("compare", "lora-rank"),
+            "hydra/launcher": ("basic", "submitit_local"),
+        }.items()
+    },
+    # wrong types and unknown keys: the key, the value, the expected type
+    "k is not a number": (("retriever.k=five",), ("retriever.k", "five", "Integer")),
+    "epochs not an integer": (
+        ("trainer.max_epochs=2.5",),
+        ("trainer.max_epochs", "2.5", "Integer"),
+    ),
+    "dropout not a number": (("lora.dropout=high",), ("lora.dropout", "high", "Float")),
+    "seed not a number": (("seed=abc",), ("seed", "abc", "Integer")),
+    "chat_template not a boolean": (
+        ("model.chat_template=maybe",),
+        ("model.chat_template", "maybe", "bool"),
+    ),
+    "misspelt key": (("retriever.topk=5",), ("topk", "RetrieverConfig")),
+    # out of range: key=value and the range
+    "lora.r=0": (("approach=finetune", "lora.r=0"), ("lora.r=0", "positive")),
+    "retriever.k=-1": (("retriever.k=-1",), ("retriever.k=-1", "positive")),
+    "trainer.max_epochs=0": (
+        ("approach=finetune", "trainer.max_epochs=0"),
+        ("trainer.max_epochs=0", "positive"),
+    ),
+    "chunk smaller than overlap": (
+        ("retriever.chunk_size=10", "retriever.chunk_overlap=20"),
+        ("retriever.chunk_overlap=20", "smaller than", "retriever.chunk_size=10"),
+    ),
+    "lora.dropout=1.5": (("approach=finetune", "lora.dropout=1.5"), ("lora.dropout=1.5", "[0, 1)")),
+    "learning rate 0": (
+        ("approach=finetune", "trainer.learning_rate=0"),
+        ("trainer.learning_rate=0", "positive"),
+    ),
+    "eval_fraction=0": (("data.eval_fraction=0",), ("data.eval_fraction=0", "(0, 1]")),
+    "raft gold share 2": (("approach=raft", "approach.raft_gold_share=2"), ("raft_gold_share=2",)),
+    "9 train phrasings": (("data.n_train_phrasings=9",), ("n_train_phrasings=9", "1 and 6")),
+    "max_new_tokens=0": (("generation.max_new_tokens=0",), ("max_new_tokens=0", "positive")),
+    "unknown wandb mode": (
+        ("logger=wandb", "logger.mode=cloud"),
+        ("logger.mode='cloud'", "offline"),
+    ),
+    "unknown objective": (("approach=finetune", "objective=chat"), ("objective='chat'", "qa+cpt")),
+    # contradictions: both keys named, and a way out
+    "rag without retriever": (
+        ("approach=rag", "retriever=none"),
+        ("approach=rag", "retriever=none", "bm25"),
+    ),
+    "hybrid without retriever": (("approach=hybrid", "retriever=none"), ("approach=hybrid",)),
+    "full fine-tuning with nf4": (
+        ("approach=finetune", "lora=none", "quant=nf4"),
+        ("quant=nf4", "lora=none", "lora=default"),
+    ),
+    "base with a training objective": (
+        ("approach=base", "objective=cpt"),
+        ("objective=cpt", "approach=base", "does not train", "finetune"),
+    ),
+    "qa-jsonl without a path": (("data=qa-jsonl",), ("data=qa-jsonl", "data.path")),
+    # models that cannot be had
+    "model path does not exist": (
+        ("model=hf", "model.path=/nonexistent/models/llama", *BASE),
+        ("model.path='/nonexistent/models/llama'", "no such folder"),
+    ),
+    "model folder without config.json": (
+        ("model=hf", "model.path={tmp}", *BASE),
+        ("model.path=", "no config.json"),
+    ),
+    "hub id while offline": (
+        ("model=hf", "model.path=acme-research/no-such-model-7b", *BASE),
+        ("model.path='acme-research/no-such-model-7b'", "HF_HUB_OFFLINE=1", "local"),
+    ),
+}
+
+
+def data_cases(d: Path) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Write the bad files under d; return name -> (overrides, words the message must hold)."""
+    files: dict[str, bytes] = {
+        "empty.jsonl": b"",
+        "blank-lines.jsonl": b"\n\n  \n",
+        "latin1.jsonl": qa_lines(qa_row(5, question="Où est née Zoé?").replace("\\u00f9", "ù"))
+        .decode()
+        .replace("\\u00e9", "é")
+        .encode("latin-1"),
+        "malformed.jsonl": qa_lines('{"id": "q5", "question": "Who?", "answers": ["x"'),
+        "not-object.jsonl": qa_lines('["q5", "Who?"]'),
+        "no-question.jsonl": qa_lines(qa_row(5, question=...)),
+        "empty-question.jsonl": qa_lines(qa_row(5, question="  ")),
+        "no-answers.jsonl": qa_lines(qa_row(5, answers=...)),
+        "answer-singular.jsonl": qa_lines(
+            json.dumps({"id": "q5", "question": "Who?", "answer": "Ilsa"})
+        ),
+        "answers-string.jsonl": qa_lines(qa_row(5, answers="Velmora")),
+        "answers-number.jsonl": qa_lines(qa_row(5, answers=1887)),
+        "no-gold-answer.jsonl": qa_lines(qa_row(5, answers=[])),
+        "empty-gold-answer.jsonl": qa_lines(qa_row(5, answers=[""])),
+        "duplicate-ids.jsonl": qa_lines(qa_row(0)),
+        "bad-split.jsonl": qa_lines(qa_row(5, split="test")),
+        "gold-not-list.jsonl": qa_lines(qa_row(5, gold_doc_ids="doc-1")),
+        "alpaca-no-output.jsonl": (
+            json.dumps({"instruction": "Name the town.", "input": ""}) + "\n"
+        ).encode(),
+        "corpus-no-text.jsonl": (json.dumps({"id": "d1", "title": "Ilsa"}) + "\n").encode(),
+        "good.jsonl": (json.dumps(GOOD) + "\n").encode(),
+    }
+    for name, blob in files.items():
+        (d / name).write_bytes(blob)
+    (d / "a-folder.jsonl").mkdir()
+    (d / "no-readable").mkdir()
+    (d / "no-readable" / "notes.csv").write_text("a,b\n")
+    (d / "no-readable" / "scan.pdf").write_bytes(b"%PDF-1.4 binary")
+    (d / "blank-docs").mkdir()
+    (d / "blank-docs" / "a.txt").write_text("  \n\n")
+    (d / "latin1-docs").mkdir()
+    (d / "latin1-docs" / "ilsa.txt").write_bytes(
+        "Ilsa grew up in Velmora, près de Zoé.".encode("cp1252")
+    )
+
+    def qa(file: str, *extra: str) -> tuple[str, ...]:
+        return ("data=qa-jsonl", f"data.path={d / file}", *BASE, *extra)
+
+    def rag(corpus: str) -> tuple[str, ...]:
+        return (
+            "data=qa-jsonl",
+            f"data.path={d / 'good.jsonl'}",
+            f"data.corpus_path={d / corpus}",
+            "approach=rag",
+            "retriever=bm25",
+        )
+
+    return {
+        "data file missing": (qa("nope.jsonl"), ("nope.jsonl", "no such file")),
+        "data file empty": (qa("empty.jsonl"), ("empty.jsonl", "empty")),
+        "data file only blank lines": (qa("blank-lines.jsonl"), ("blank-lines.jsonl", "empty")),
+        "data path is a folder": (qa("a-folder.jsonl"), ("a-folder.jsonl", "is a folder")),
+        "data file not UTF-8": (qa("latin1.jsonl"), ("latin1.jsonl:3", "not UTF-8", "UTF-8")),
+        "malformed JSON line in the middle": (
+            qa("malformed.jsonl"),
+            ("malformed.jsonl:3", "not valid JSON"),
+        ),
+        "line is not an object": (qa("not-object.jsonl"), ("not-object.jsonl:3", "JSON object")),
+        "question missing": (
+            qa("no-question.jsonl"),
+            ("no-question.jsonl:3", "'question'", "missing"),
+        ),
+        "question empty": (
+            qa("empty-question.jsonl"),
+            ("empty-question.jsonl:3", "'question'", "empty"),
+        ),
+        "answers missing": (qa("no-answers.jsonl"), ("no-answers.jsonl:3", "'answers'", "missing")),
+        "answer instead of answers": (
+            qa("answer-singular.jsonl"),
+            ("answer-singular.jsonl:3", "rename it to 'answers'"),
+        ),
+        "answers a string, not a list": (
+            qa("answers-string.jsonl"),
+            ("answers-string.jsonl:3", "'answers'", "list", '["Velmora"]'),
+        ),
+        "answers a number": (
+            qa("answers-number.jsonl"),
+            ("answers-number.jsonl:3", "a number", "list"),
+        ),
+        "question with no gold answer": (
+            qa("no-gold-answer.jsonl"),
+            ("no-gold-answer.jsonl:3", "'answers'", "empty list"),
+        ),
+        "gold answer an empty string": (
+            qa("empty-gold-answer.jsonl"),
+            ("empty-gold-answer.jsonl:3", "'answers' item 0", "empty"),
+        ),
+        "duplicate ids": (
+            qa("duplicate-ids.jsonl"),
+            ("duplicate-ids.jsonl:3", "duplicate id 'q0'", "line 1"),
+        ),
+        "unknown split": (
+            qa("bad-split.jsonl"),
+            ("bad-split.jsonl:3", "'split'", "'train' or 'eval'"),
+        ),
+        "gold_doc_ids not a list": (
+            qa("gold-not-list.jsonl"),
+            ("gold-not-list.jsonl:3", "'gold_doc_ids'", "list"),
+        ),
+        "alpaca row without output": (
+            ("data=alpaca-jsonl", f"data.path={d / 'alpaca-no-output.jsonl'}", *BASE),
+            ("alpaca-no-output.jsonl:1", "'output'", "missing"),
+        ),
+        "corpus folder missing": (rag("no-such-docs"), ("no-such-docs", "no such file or folder")),
+        "corpus folder with no readable files": (
+            rag("no-readable"),
+            ("no-readable", "no readable .txt or .md"),
+        ),
+        "corpus folder of blank files": (rag("blank-docs"), ("blank-docs", "empty")),
+        "corpus file not UTF-8": (rag("latin1-docs"), ("ilsa.txt", "not UTF-8")),
+        "corpus JSONL row without text": (
+            rag("corpus-no-text.jsonl"),
+            ("corpus-no-text.jsonl:1", "'text'", "missing"),
+        ),
+        "rag over user data without a corpus": (
+            ("data=qa-jsonl", f"data.path={d / 'good.jsonl'}", "approach=rag", "retriever=bm25"),
+            ("approach=rag", "data.corpus_path"),
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory) -> dict[str, dict]:
+    """Run every case once; returns name -> {code, stderr, stdout, out_dir, needles}."""
+    work = tmp_path_factory.mktemp("bad-inputs")
+    data_dir = work / "data"
+    data_dir.mkdir()
+    no_config = work / "model-without-config"
+    no_config.mkdir()
+    cases = {
+        name: (tuple(o.replace("{tmp}", str(no_config)) for o in overrides), needles)
+        for name, (overrides, needles) in CONFIG_CASES.items()
+    }
+    cases.update(data_cases(data_dir))
+    specs = []
+    for i, (name, (overrides, _)) in enumerate(cases.items()):
+        specs.append(
+            {
+                "name": name,
+                "argv": [*TINY, f"hydra.run.dir={work / f'out{i}'}", *overrides],
+                "env": {"HF_HUB_OFFLINE": "1"},
+            }
+        )
+    got = run_many(specs, work)
+    return {
+        name: {**got[name], "out_dir": work / f"out{i}", "needles": cases[name][1]}
+        for i, name in enumerate(cases)
+    }
+
+
+def _case_names() -> list[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        return [*CONFIG_CASES, *data_cases(Path(d))]
+
+
+@pytest.mark.parametrize("name", _case_names())
+def test_bad_input_gets_one_clear_message(outcomes, tally, name):
+    o = outcomes[name]
+    err = o["stderr"]
+    assert o["code"] not in (0, None) and not str(o["code"]).startswith("crash"), (
+        f"exit {o['code']}\n{err[-2000:]}\n{o['stdout'][-2000:]}"
+    )
+    assert "Traceback" not in err, err[-3000:]
+    for needle in o["needles"]:
+        assert needle in err, f"{needle!r} not in:\n{err[-2000:]}"
+    # short: the message and Hydra's one-line hint, not a log dump
+    assert len([ln for ln in err.splitlines() if ln.strip()]) <= 16, err
+    assert not (o["out_dir"] / "results.json").exists()
+    assert not (o["out_dir"] / "predictions.jsonl").exists()
+    tally.bad_input()
