@@ -1,0 +1,85 @@
+"""Awkward but valid data that must load correctly (no error, nothing silently changed)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ragft import data
+from ragft.cache import Cache
+from ragft.config import DataConfig, RetrieverConfig
+
+ROWS = [
+    {"id": f"q{i}", "question": f"Where did person {i} grow up?", "answers": [f"Town{i}"]}
+    for i in range(6)
+]
+
+
+def qa_config(path: Path, corpus: Path | None = None) -> DataConfig:
+    return DataConfig(name="qa-jsonl", path=str(path), corpus_path=str(corpus) if corpus else None)
+
+
+def test_byte_order_mark_is_dropped(tmp_path, tally):
+    qa = tmp_path / "qa.jsonl"
+    qa.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in ROWS).encode())
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ilsa.txt").write_bytes(b"\xef\xbb\xbfIlsa grew up in Velmora.\n")
+    ds = data.load(qa_config(qa, docs))
+    examples = sorted(ds.train + ds.eval, key=lambda e: e.id)
+    assert [e.id for e in examples] == [r["id"] for r in ROWS]  # first row kept, id intact
+    assert ds.corpus[0].text.startswith("Ilsa")  # no U+FEFF glued to the first word
+    tally.bad_input()
+
+
+def test_mixed_line_endings(tmp_path, tally):
+    lines = [json.dumps(r) for r in ROWS]
+    blob = "\r\n".join(lines[:3]) + "\n" + "\n".join(lines[3:]) + "\r\n"
+    qa = tmp_path / "qa.jsonl"
+    qa.write_bytes(blob.encode())
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_bytes(
+        b"# Ilsa\r\n\r\nIlsa grew up in Velmora.\nShe was born in 1887.\r\n"
+    )
+    ds = data.load(qa_config(qa, docs))
+    assert len(ds.train + ds.eval) == len(ROWS)
+    assert all("\r" not in e.question and "\r" not in e.answers[0] for e in ds.train + ds.eval)
+    assert "Velmora" in ds.corpus[0].text and "1887" in ds.corpus[0].text
+    tally.bad_input()
+
+
+def test_ten_megabyte_document_is_chunked_and_searchable(tmp_path, tally):
+    """One 10 MB file: loads, chunks and indexes (bm25) in reasonable time; the fact is found."""
+    from ragft import retrieval
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    filler = "The committee met again and discussed the harvest at some length. "
+    n = 10 * 2**20 // len(filler) + 2
+    text = filler * (n // 2) + "Ilsa Brenn grew up in the town of Velmora. " + filler * (n // 2)
+    (docs / "big.txt").write_text(text)
+    assert (docs / "big.txt").stat().st_size >= 10 * 2**20
+    qa = tmp_path / "qa.jsonl"
+    row = {"id": "a", "question": "Where did Ilsa Brenn grow up?", "answers": ["Velmora"]}
+    qa.write_text(json.dumps({**row, "split": "eval"}) + "\n")
+    t0 = time.perf_counter()
+    ds = data.load(qa_config(qa, docs))
+    assert len(ds.corpus) == 1 and len(ds.corpus[0].text) == len(text)
+    cfg = RetrieverConfig(name="bm25", k=1, chunk_size=48, chunk_overlap=8)
+    retriever = retrieval.build(cfg, ds.corpus, Cache(tmp_path / "cache"))
+    hits = retriever.search([row["question"]], 1)
+    seconds = time.perf_counter() - t0
+    assert "Velmora" in hits[0][0].text
+    assert seconds < 240, f"a 10 MB document took {seconds:.0f} s to load and index"
+    tally.bad_input()
+
+
+def test_fictional_kb_sample_depends_on_the_seed(tally):
+    a = data.load(DataConfig(seed=0))
+    again = data.load(DataConfig(seed=0))
+    b = data.load(DataConfig(seed=1))
+    assert data.fingerprint(a) == data.fingerprint(again)
+    assert {d.title for d in a.corpus}.isdisjoint({d.title for d in b.corpus})
+    assert [e.answers for e in a.eval] != [e.answers for e in b.eval]
