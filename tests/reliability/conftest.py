@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-KINDS = ("bad_input", "fault", "lost")
+KINDS = ("bad_input", "fault", "lost", "leaked")
 TOTALS: Counter = Counter()
 RAN: Counter = Counter()
 
@@ -36,6 +36,10 @@ class Tally:
         """Finished results that a fault made disappear (the tests assert 0)."""
         self._add("lost", n)
 
+    def leaked(self, n: int) -> None:
+        """Secrets found in files or output (the tests assert 0)."""
+        self._add("leaked", n)
+
 
 @pytest.fixture
 def tally(request: pytest.FixtureRequest) -> Tally:
@@ -50,7 +54,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     RAN["tests"] += 1
     for _, kind, n in props:
-        if report.passed or kind == "lost":  # a loss counts even when its test then fails
+        if report.passed or kind in ("lost", "leaked"):  # counted even when the test fails
             TOTALS[kind] += n
     if not report.passed:
         RAN["failed"] += 1
@@ -62,5 +66,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     failed = f", {RAN['failed']} reliability tests failed" if RAN["failed"] else ""
     terminalreporter.write_line(
         f"reliability: {TOTALS['bad_input']} bad inputs tried and handled with a clear "
-        f"outcome, {TOTALS['fault']} faults survived, {TOTALS['lost']} results lost{failed}"
+        f"outcome, {TOTALS['fault']} faults survived, {TOTALS['lost']} results lost, "
+        f"{TOTALS['leaked']} secrets leaked{failed}"
     )
