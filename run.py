@@ -79,6 +79,9 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
     """Run one cell; write its files; return the primary score (for Hydra sweepers)."""
     in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     run = config_schema.validate(cfg, in_sweep)  # every config problem at once, before any work
+    from ragft.launch import global_rank
+
+    rank = global_rank()  # > 0 only in a rank of a SLURM / torchrun job (trainer=ddp)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     cost: dict[str, float] = {}
     started = time.time()
@@ -105,6 +108,8 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
     }
     finished = cache.lookup("cell", hash_key(cell))
     if finished is not None:  # this exact computation already ran: replay its results
+        if rank > 0:
+            return 0.0  # rank 0 replays it
         return replay_cell(finished, cfg, run, out_dir, name, group, started)
 
     from ragft import generation, metrics, modeling, prompting, retrieval
@@ -134,6 +139,13 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
         f"retriever:{run.retriever.name if retriever else 'none'}",
         f"lora:{run.lora.name}" if run.approach.trains else "untrained",
     ]
+    if rank > 0:  # a rank SLURM/torchrun started: help train, then leave evaluation to rank 0
+        if run.approach.trains:
+            from ragft import training
+
+            pairs = training_pairs(run, dataset, retriever, tokenizer, render)
+            training.train(model, tokenizer, pairs, train_spec(run, model_info), cache)
+        return 0.0
     with tracking.Tracker(
         out_dir, run.logger, resolved, job_type=run.approach.name, name=name, group=group, tags=tags
     ) as tracker:
@@ -142,13 +154,7 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
             from ragft import training  # imports Lightning (~10 s): only for training cells
 
             pairs = training_pairs(run, dataset, retriever, tokenizer, render)
-            spec = training.TrainSpec(
-                model_fingerprint=model_info["fingerprint"],
-                lora=run.lora,
-                quant=run.quant,
-                trainer=run.trainer,
-                seed=run.seed,
-            )
+            spec = train_spec(run, model_info)
             model, train_cost, entry = training.train(
                 model, tokenizer, pairs, spec, cache, tracker.lightning_loggers()
             )
@@ -221,6 +227,20 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
         + tracking.score_table([(run.approach.name, scores)])
     )
     return float(scores.get(run.metrics.primary, 0.0))
+
+
+def train_spec(run, model_info: dict):
+    """Everything besides the data that decides the cell's trained adapter."""
+    from ragft import training
+
+    return training.TrainSpec(
+        model_fingerprint=model_info["fingerprint"],
+        lora=run.lora,
+        quant=run.quant,
+        trainer=run.trainer,
+        seed=run.seed,
+        model=run.model,
+    )
 
 
 def keep_cell(out_dir: Path, entry: Path) -> None:

@@ -177,7 +177,7 @@ class LoggerConfig:
 @dataclass
 class GenerationConfig:
     max_new_tokens: int = 24
-    batch_size: int = 16
+    batch_size: int = 16  # 0: as many as fit in the GPU's free memory
 
 
 @dataclass
@@ -317,8 +317,8 @@ def validate(cfg: DictConfig | RunConfig, in_sweep: bool = False) -> RunConfig:
     g = run.generation
     if g.max_new_tokens <= 0:
         p.append(f"generation.max_new_tokens={g.max_new_tokens} must be positive")
-    if g.batch_size <= 0:
-        p.append(f"generation.batch_size={g.batch_size} must be positive")
+    if g.batch_size < 0:
+        p.append(f"generation.batch_size={g.batch_size} must be positive (or 0: fill the GPU)")
 
     if run.approach.name in APPROACHES and run.approach.trains:
         _validate_training(run, p)

@@ -30,16 +30,22 @@ def generate(
     """Greedy-decode every prompt; return outputs in prompt order and cost figures.
 
     Prompts are sorted by length so each batch pads little; the chat template already holds
-    any special tokens, so none are added here.
+    any special tokens, so none are added here. `batch_size=0` fills the GPU: as many prompts
+    per batch as its free memory holds (16 on the CPU); a batch that runs out of GPU memory
+    is retried at half the size.
     """
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     results: list[Generated | None] = [None] * len(prompts)
     device = next(model.parameters()).device
+    if batch_size == 0:
+        batch_size = auto_batch_size(model, tokenizer, prompts, max_new_tokens, max_input_tokens)
+    first_batch_size = batch_size
     eos = _stop_ids(tokenizer)
     t0 = time.perf_counter()
     total_new = 0
     bar = tqdm(total=len(prompts), desc="generate", unit="q", disable=not progress)
-    for start in range(0, len(order), batch_size):
+    start = 0
+    while start < len(order):
         idx = order[start : start + batch_size]
         batch = tokenizer(
             [prompts[i] for i in idx],
@@ -49,15 +55,24 @@ def generate(
             max_length=max_input_tokens,
             add_special_tokens=False,
         ).to(device)
-        with torch.inference_mode():
-            out = model.generate(
-                **batch,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                num_beams=1,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=eos,
-            )
+        try:
+            with torch.inference_mode():
+                out = model.generate(
+                    **batch,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    num_beams=1,
+                    pad_token_id=tokenizer.pad_token_id,
+                    eos_token_id=eos,
+                )
+        except torch.cuda.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            del batch
+            torch.cuda.empty_cache()
+            batch_size = max(1, batch_size // 2)
+            continue
+        start += len(idx)
         new = out[:, batch["input_ids"].shape[1] :]
         for row, i in enumerate(idx):
             n = _count_until_stop(new[row].tolist(), eos, tokenizer.pad_token_id)
@@ -73,8 +88,50 @@ def generate(
         "generated_tokens": total_new,
         "generate_tokens_per_s": round(total_new / seconds, 2) if seconds > 0 else 0.0,
         "seconds_per_question": round(seconds / max(len(prompts), 1), 4),
+        "generate_batch_size": first_batch_size,
     }
     return [r for r in results if r is not None], cost
+
+
+def auto_batch_size(
+    model, tokenizer, prompts: Sequence[str], max_new_tokens: int, max_input_tokens: int
+) -> int:
+    """The batch that fills the model's GPU (free memory / one sequence's); 16 on the CPU."""
+    device = next(model.parameters()).device
+    if device.type != "cuda" or not prompts:
+        return 16
+    longest = max(
+        len(ids) for ids in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+    )
+    free, _ = torch.cuda.mem_get_info(device)
+    tokens = min(longest, max_input_tokens) + max_new_tokens
+    return fill_batch_size(model.config, tokens, free, _element_bytes(model))
+
+
+def fill_batch_size(
+    config, tokens: int, free_bytes: int, element_bytes: int, cap: int = 512
+) -> int:
+    """How many sequences of `tokens` tokens fit in 80% of `free_bytes`.
+
+    One sequence holds its KV cache (2 x layers x kv heads x head dim x tokens), the prefill
+    activations of one layer (about 4 x hidden + 2 x intermediate per token) and two rows
+    of float32 logits.
+    """
+    heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    inter = getattr(config, "intermediate_size", None) or 4 * config.hidden_size
+    kv = 2 * config.num_hidden_layers * kv_heads * head_dim * tokens * element_bytes
+    prefill = tokens * (4 * config.hidden_size + 2 * inter) * element_bytes
+    logits = 2 * config.vocab_size * 4
+    return int(max(1, min(cap, int(free_bytes * 0.8) // (kv + prefill + logits))))
+
+
+def _element_bytes(model) -> int:
+    dtype = getattr(model, "dtype", torch.float32)
+    if not dtype.is_floating_point:  # 4/8-bit weights compute in their compute dtype
+        dtype = torch.bfloat16
+    return torch.tensor([], dtype=dtype).element_size()
 
 
 def _stop_ids(tokenizer) -> list[int]:

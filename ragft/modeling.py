@@ -30,20 +30,27 @@ log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def load(cfg: ModelConfig, quant: QuantConfig, cache: Cache, seed: int = 0):
-    """Return (model, tokenizer, info). The model is in eval mode on the best device."""
+def load(cfg: ModelConfig, quant: QuantConfig, cache: Cache, seed: int = 0, gpu: int | None = None):
+    """Return (model, tokenizer, info). The model is in eval mode on the best device.
+
+    On CUDA it goes to GPU `gpu` (default: this process's local rank, so each DDP rank
+    loads its own copy on its own GPU).
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ragft.launch import local_rank
 
     t0 = time.perf_counter()
     source, info = RESOLVERS[cfg.source](cfg, cache, seed)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    kwargs = {"dtype": _torch_dtype(cfg.dtype, device), "trust_remote_code": cfg.trust_remote_code}
+    kind = "cuda" if torch.cuda.is_available() else "cpu"
+    device, device_map = placement(kind == "cuda", quant.name != "none", _or(gpu, local_rank()))
+    kwargs = {"dtype": _torch_dtype(cfg.dtype, kind), "trust_remote_code": cfg.trust_remote_code}
     if cfg.revision and cfg.source == "hf":
         kwargs["revision"] = cfg.revision
-    qconfig = quantization_config(quant, device)
+    qconfig = quantization_config(quant, kind)
     if qconfig is not None:
         kwargs["quantization_config"] = qconfig
-        kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
+        kwargs["device_map"] = device_map
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **_hub_kwargs(cfg))
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
@@ -59,6 +66,30 @@ def load(cfg: ModelConfig, quant: QuantConfig, cache: Cache, seed: int = 0):
         parameters=sum(p.numel() for p in model.parameters()),
     )
     return model, tokenizer, info
+
+
+def placement(cuda: bool, quantized: bool, gpu: int = 0) -> tuple[str, dict | None]:
+    """(device for `.to()`, `device_map` for from_pretrained) of one process's model copy.
+
+    bitsandbytes weights are placed while loading (`device_map={"": gpu}`, one whole copy
+    per DDP rank on the rank's own GPU); other models load on the CPU and are moved.
+    """
+    if not cuda:
+        return "cpu", ({"": "cpu"} if quantized else None)
+    return f"cuda:{gpu}", ({"": gpu} if quantized else None)
+
+
+def cuda_index(devices, local_rank: int) -> int:
+    """The GPU of local rank `local_rank` under Lightning's `devices` (a count or a list)."""
+    if isinstance(devices, str) and "," in devices:
+        devices = [int(d) for d in devices.split(",") if d.strip()]
+    if isinstance(devices, (list, tuple)):
+        return int(devices[local_rank])
+    return local_rank
+
+
+def _or(value, default):
+    return default if value is None else value
 
 
 def prepare_tokenizer(tokenizer) -> None:

@@ -25,8 +25,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from ragft import launch
 from ragft.cache import Cache, hash_key, texts_sha256
-from ragft.config import LoraConfig, QuantConfig, TrainerConfig
+from ragft.config import LoraConfig, ModelConfig, QuantConfig, TrainerConfig
 from ragft.errors import ConfigError, DataError
 from ragft.training_data import TrainPair
 
@@ -153,6 +154,11 @@ class SupervisedDataModule(pl.LightningDataModule):
         sampler = LengthGroupedBatches(
             lengths, self.batch_size, self.seed if shuffle else 0, rank=rank, world_size=world
         )
+        if shuffle and self.trainer is not None:
+            # Lightning never calls set_epoch on a batch sampler, and a resumed fit draws its
+            # first batches before any epoch hook: start at the (restored) epoch, so a resumed
+            # training sees the same batch order as an uninterrupted one.
+            sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
         return DataLoader(data, batch_sampler=sampler, collate_fn=lambda b: collate(b, self.pad_id))
 
     def train_dataloader(self) -> DataLoader:
@@ -273,6 +279,7 @@ class TrainSpec:
     quant: QuantConfig
     trainer: TrainerConfig
     seed: int
+    model: ModelConfig | None = None  # to reload the model in ranks ragft starts (not hashed)
 
     def key_parts(self, pairs: Sequence[TrainPair]) -> dict:
         trainer = {k: v for k, v in asdict(self.trainer).items() if k != "name"}
@@ -298,27 +305,42 @@ def train(
     loggers: list | None = None,
     callbacks: list | None = None,
 ) -> tuple[Any, dict[str, Any], Path]:
-    """Fine-tune (or load the cached result); return (model ready to generate, cost, entry)."""
+    """Fine-tune (or load the cached result); return (model ready to generate, cost, entry).
+
+    Where the ranks come from is `launch.mode` (one process, ranks ragft starts, or ranks
+    SLURM/torchrun started). In the last case a rank other than 0 returns (None, cost, None)
+    once training is done: only rank 0 goes on to evaluate.
+    """
     if not pairs:
         raise DataError("there is nothing to train on: the training split is empty")
     tokenized = tokenize_pairs(tokenizer, pairs, spec.trainer.max_length)
     parts = spec.key_parts(pairs)
     key = hash_key(parts)
     ckpt_dir = cache.root / "checkpoints" / key
+    t = spec.trainer
+    how = launch.mode(t.accelerator, t.devices, t.num_nodes, t.strategy)
+    if how == "external":
+        return _train_in_started_ranks(model, tokenizer, tokenized, spec, cache, parts, loggers)
     stats: dict[str, Any] = {}
 
     def build(out: Path) -> None:
         nonlocal model
-        model = attach_adapter(model, spec.lora, spec.quant, spec.trainer.gradient_checkpointing)
-        stats.update(_fit(model, tokenizer, tokenized, spec, ckpt_dir, loggers, callbacks))
-        model.save_pretrained(out, safe_serialization=True)
-        if spec.lora.name == "none":
-            tokenizer.save_pretrained(out)
-        (out / "train_stats.json").write_text(json.dumps(stats, indent=1))
+        if how == "workers":
+            _train_in_workers(model, tokenizer, tokenized, spec, cache, ckpt_dir, out, loggers)
+            if callbacks:
+                log.warning("training callbacks run only in single-process training; ignored")
+            stats.update(json.loads((out / "train_stats.json").read_text()))
+        else:
+            model, fit_stats = fit_and_save(
+                model, tokenizer, tokenized, spec, ckpt_dir, out, loggers, callbacks
+            )
+            stats.update(fit_stats)
 
     pl.seed_everything(spec.seed, workers=True, verbose=False)
     entry, hit = cache.get_or_build("adapter", parts, build)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
+    if how == "workers" and not hit:  # trained in other processes: load what they saved
+        model = _load_trained(model, entry, spec)
     if hit:
         log.info("training: reusing the cached %s %s", _kind(spec), entry)
         stats = json.loads((entry / "train_stats.json").read_text())
@@ -329,6 +351,106 @@ def train(
         cost["train_seconds_saved"] = cost.pop("train_seconds", 0.0)
         cost["train_seconds"] = 0.0
     return model, cost, entry
+
+
+def fit_and_save(
+    model,
+    tokenizer,
+    tokenized: list[dict],
+    spec: TrainSpec,
+    ckpt_dir: Path,
+    out: Path,
+    loggers: list | None = None,
+    callbacks: list | None = None,
+) -> tuple[Any, dict]:
+    """Attach the adapter, fit, and (global rank 0 only) save weights + stats into `out`."""
+    model = attach_adapter(model, spec.lora, spec.quant, spec.trainer.gradient_checkpointing)
+    stats = _fit(model, tokenizer, tokenized, spec, ckpt_dir, loggers, callbacks)
+    if launch.global_rank() == 0:
+        _save(model, tokenizer, spec, out, stats)
+    return model, stats
+
+
+def _save(model, tokenizer, spec: TrainSpec, out: Path, stats: dict) -> None:
+    model.save_pretrained(out, safe_serialization=True)
+    if spec.lora.name == "none":
+        tokenizer.save_pretrained(out)
+    (out / "train_stats.json").write_text(json.dumps(stats, indent=1))
+
+
+def _train_in_workers(
+    model, tokenizer, tokenized, spec: TrainSpec, cache: Cache, ckpt_dir: Path, out: Path, loggers
+) -> None:
+    """DDP on this machine in fresh processes (never Hydra's): rank 0 writes into `out`."""
+    import torch
+
+    t = spec.trainer
+    n = launch.requested_world_size(t.accelerator, t.devices, t.num_nodes)
+    csv = None
+    for lg in loggers or []:
+        if isinstance(lg, pl.loggers.CSVLogger):
+            csv = {"save_dir": lg.save_dir, "name": lg.name, "version": lg.version}
+    job = launch.worker_job(spec, tokenized, tokenizer.pad_token_id, ckpt_dir, out, cache.root, csv)
+    # the cell's own copy leaves the GPU while the ranks train (quantised weights cannot move)
+    on_gpu = next(model.parameters()).is_cuda and spec.quant.name == "none"
+    if on_gpu:
+        model.to("cpu")
+        torch.cuda.empty_cache()
+    try:
+        launch.run_workers(n, job, launch.spec_dir_for(cache.root))
+    finally:
+        if on_gpu:
+            model.to(f"cuda:{torch.cuda.current_device()}")
+    if csv:  # the loss curve the ranks wrote, replayed into the cell's other loggers (W&B)
+        _replay_metrics(Path(csv["save_dir"]) / csv["name"] / "metrics.csv", loggers)
+
+
+def _replay_metrics(csv_file: Path, loggers: list) -> None:
+    import csv as csv_module
+
+    others = [lg for lg in loggers if not isinstance(lg, pl.loggers.CSVLogger)]
+    if not others or not csv_file.is_file():
+        return
+    with csv_file.open() as fh:
+        for row in csv_module.DictReader(fh):
+            step = int(float(row.pop("step", 0) or 0))
+            metrics = {k: float(v) for k, v in row.items() if v not in ("", None)}
+            for lg in others:
+                lg.log_metrics(metrics, step=step)
+
+
+def _train_in_started_ranks(
+    model, tokenizer, tokenized, spec: TrainSpec, cache: Cache, parts: dict, loggers
+) -> tuple[Any, dict[str, Any], Path | None]:
+    """Every rank (SLURM task / torchrun process) fits; rank 0 caches the adapter.
+
+    The cache lock is taken only to save: a rank waiting on a lock that rank 0 holds while
+    rank 0 waits for it in an all-reduce would deadlock.
+    """
+    key = hash_key(parts)
+    ckpt_dir = cache.root / "checkpoints" / key
+    rank = launch.global_rank()
+    entry = cache.lookup("adapter", key)
+    if entry is not None:  # every rank sees the same file system, so all skip training
+        if rank > 0:
+            return None, {"train_cache_hit": True}, None
+        stats = json.loads((entry / "train_stats.json").read_text())
+        model = _load_trained(model, entry, spec).eval()
+        cost = dict(stats, train_cache_hit=True, adapter_mb=round(_weights_mb(entry), 3))
+        cost["train_seconds_saved"] = cost.pop("train_seconds", 0.0)
+        cost["train_seconds"] = 0.0
+        return model, cost, entry
+    pl.seed_everything(spec.seed, workers=True, verbose=False)
+    model = attach_adapter(model, spec.lora, spec.quant, spec.trainer.gradient_checkpointing)
+    stats = _fit(model, tokenizer, tokenized, spec, ckpt_dir, loggers if rank == 0 else None)
+    if rank > 0:
+        return None, dict(stats, train_cache_hit=False), None
+    entry, _ = cache.get_or_build(
+        "adapter", parts, lambda out: _save(model, tokenizer, spec, out, stats)
+    )
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    model.eval()
+    return model, dict(stats, train_cache_hit=False, adapter_mb=round(_weights_mb(entry), 3)), entry
 
 
 def _fit(
@@ -356,12 +478,14 @@ def _fit(
         every_n_epochs=1,
         enable_version_counter=False,
     )
+    world = launch.external_world_size()
     trainer = pl.Trainer(
         accelerator=t.accelerator,
         devices=t.devices,
         num_nodes=t.num_nodes,
-        strategy=t.strategy,
-        precision=t.precision,
+        strategy=launch.strategy_for(t.strategy, world > 1 or launch.torchelastic_launched()),
+        plugins=launch.cluster_plugins() or None,
+        precision=resolve_precision(t.precision, t.accelerator),
         max_epochs=t.max_epochs,
         max_steps=t.max_steps,
         accumulate_grad_batches=t.accumulate_grad_batches,
@@ -386,10 +510,16 @@ def _fit(
         # cached as finished. The checkpoint stays: the same command resumes from it.
         raise KeyboardInterrupt(f"training interrupted; run again to resume from {ckpt_dir}")
     seconds = time.perf_counter() - started
+    tokens = module.tokens_seen
+    if trainer.world_size > 1:  # every rank saw its own share of the batches
+        tokens = int(trainer.strategy.reduce(torch.tensor(float(tokens)), reduce_op="sum"))
     return {
         "train_seconds": round(seconds, 3),
-        "train_tokens": module.tokens_seen,
-        "train_tokens_per_s": round(module.tokens_seen / seconds, 2) if seconds else 0.0,
+        "train_tokens": tokens,
+        "train_tokens_per_s": round(tokens / seconds, 2) if seconds else 0.0,
+        "train_world_size": int(trainer.world_size),
+        "train_strategy": type(trainer.strategy).__name__,
+        "train_precision": str(trainer.precision),
         "train_steps": int(trainer.global_step),
         "train_examples": len(tokenized),
         "trainable_parameters": trainable,
@@ -400,6 +530,19 @@ def _fit(
         else None,
         "resumed": resume is not None,
     }
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """`auto`: bf16-mixed on a GPU that has bf16 (Ampere+), 16-mixed on older GPUs, 32-true on
+    the CPU; anything else is Lightning's own value, passed through."""
+    if precision != "auto":
+        return precision
+    import torch
+
+    gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    if not gpu or not torch.cuda.is_available():
+        return "32-true"
+    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
 
 
 def readable_checkpoint(path: Path) -> bool:
