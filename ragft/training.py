@@ -141,6 +141,7 @@ class SupervisedDataModule(pl.LightningDataModule):
     ):
         super().__init__()
         self.pad_id, self.batch_size, self.seed = pad_id, batch_size, seed
+        self.start_epoch = 0  # a resumed fit's first epoch (from its checkpoint)
         order = list(range(len(tokenized)))
         random.Random(seed).shuffle(order)
         n_val = int(len(tokenized) * val_fraction)
@@ -154,12 +155,20 @@ class SupervisedDataModule(pl.LightningDataModule):
         sampler = LengthGroupedBatches(
             lengths, self.batch_size, self.seed if shuffle else 0, rank=rank, world_size=world
         )
-        if shuffle and self.trainer is not None:
-            # Lightning never calls set_epoch on a batch sampler, and a resumed fit draws its
-            # first batches before any epoch hook: start at the (restored) epoch, so a resumed
-            # training sees the same batch order as an uninterrupted one.
-            sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
+        if shuffle:
+            sampler.set_epoch(self.start_epoch)
         return DataLoader(data, batch_sampler=sampler, collate_fn=lambda b: collate(b, self.pad_id))
+
+    # Lightning never calls set_epoch on a batch sampler, and it builds (and prefetches from)
+    # the train loader while setting up the optimizer, before it restores the loop state. So
+    # the epoch to continue from travels in the checkpoint's datamodule state, which Lightning
+    # restores first: a resumed fit sees the batch order an uninterrupted one would.
+    def state_dict(self) -> dict[str, int]:
+        loop = self.trainer.fit_loop if self.trainer is not None else None
+        return {"next_epoch": int(loop.epoch_progress.current.processed) if loop else 0}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self.start_epoch = int(state_dict.get("next_epoch", 0))
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train, shuffle=True)
