@@ -89,7 +89,9 @@ def _read_files(folder: Path, files: list) -> tuple[Document, ...]:
                 raise_on_error=True,
             )
         except UnicodeDecodeError as e:
-            raise DataError(f"{file}: not UTF-8 ({e.reason} at byte {e.start})") from None
+            raise DataError(
+                f"{file}: not UTF-8 ({e.reason} at byte {e.start}); save the file as UTF-8"
+            ) from None
         text = "".join(d.text for d in loaded)
         if not text.strip():
             log.info("%s: blank, skipped", file)
