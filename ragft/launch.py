@@ -242,9 +242,12 @@ def worker_main(spec_file: str) -> None:
     logging.basicConfig(level=logging.INFO, format=f"[rank {global_rank()}] %(message)s")
     job = json.loads(Path(spec_file).read_text())
     spec = _spec_from(job)
+    gpu = None
     if torch.cuda.is_available() and spec.trainer.accelerator in ("gpu", "cuda", "auto"):
-        torch.cuda.set_device(modeling.cuda_index(spec.trainer.devices, local_rank()))
-    model, tokenizer, _ = modeling.load(spec.model, spec.quant, Cache(job["cache_root"]), spec.seed)
+        gpu = modeling.cuda_index(spec.trainer.devices, local_rank())  # the GPU Lightning uses
+        torch.cuda.set_device(gpu)
+    cache = Cache(job["cache_root"])
+    model, tokenizer, _ = modeling.load(spec.model, spec.quant, cache, spec.seed, gpu=gpu)
     loggers = []
     if job["csv"] and global_rank() == 0:
         from pytorch_lightning.loggers import CSVLogger
