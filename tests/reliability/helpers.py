@@ -66,7 +66,10 @@ def warm_model_cache() -> Path:
 
 
 def run_cmd(*overrides: str, tiny: bool = True) -> list[str]:
-    return [sys.executable, str(ROOT / "run.py"), *(TINY if tiny else ()), *overrides]
+    """`python run.py [-m] TINY... OVERRIDES...` (Hydra wants its flags before overrides)."""
+    flags = [o for o in overrides if o.startswith("-")]
+    rest = [o for o in overrides if not o.startswith("-")]
+    return [sys.executable, str(ROOT / "run.py"), *flags, *(TINY if tiny else ()), *rest]
 
 
 def files_under(*folders: Path) -> list[Path]:
