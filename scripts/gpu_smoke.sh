@@ -20,7 +20,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-outputs/gpu-smoke}
 mkdir -p "$OUT"
-export RAGFT_CACHE_DIR=${RAGFT_CACHE_DIR:-$OUT/cache} HF_HUB_OFFLINE=1 WANDB_MODE=disabled
+# a cache of its own, emptied first: every check computes, none replays an earlier run
+export RAGFT_CACHE_DIR=$OUT/cache HF_HUB_OFFLINE=1 WANDB_MODE=disabled
+rm -rf "$RAGFT_CACHE_DIR"
 PY=${PYTHON:-python}
 FAILED=0
 PASSED=0
