@@ -248,12 +248,15 @@ def validate(cfg: DictConfig | RunConfig, in_sweep: bool = False) -> RunConfig:
     _one_of(p, "data.eval_split", run.data.eval_split, EVAL_SPLITS)
     if run.objective is not None:
         _one_of(p, "objective", run.objective, OBJECTIVES)
-        if run.approach.name in APPROACHES and not run.approach.trains and not in_sweep:
-            p.append(
-                f"objective={run.objective} is a training objective, but "
-                f"approach={run.approach.name} does not train; drop objective=... or choose "
-                "approach=finetune, hybrid or raft"
-            )
+        if run.approach.name in APPROACHES and not run.approach.trains:
+            if in_sweep:
+                run.objective = "qa"  # meant for the sweep's training cells; ignored here
+            else:
+                p.append(
+                    f"objective={run.objective} is a training objective, but "
+                    f"approach={run.approach.name} does not train; drop objective=... or "
+                    "choose approach=finetune, hybrid or raft"
+                )
     else:
         run.objective = "qa"
     _one_of(p, "logger", run.logger.name, LOGGER_NAMES)
