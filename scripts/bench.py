@@ -1,0 +1,594 @@
+#!/usr/bin/env python
+"""Benchmarks: ragft against the plain tools it wraps, side by side, in one run.
+
+    python scripts/bench.py --quick          # every CPU row, small sizes (a few minutes)
+    python scripts/bench.py                  # full sizes, plus the default compare sweep
+    python scripts/bench.py --rows generation,bm25 --out /tmp/bench.json
+
+Every row is the ratio of two figures measured in this run on the same inputs. The two
+sides alternate (A B A B ...) over the repeats and each side's median is taken, so a noisy,
+shared machine moves both alike. Writes the table as JSON (`--out`) and prints it.
+Benchmarks are not tests: nothing here asserts a target; the table says which rows meet it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@dataclass
+class Row:
+    name: str
+    ragft: str  # what ragft's side measures
+    against: str  # what the plain side measures
+    unit: str
+    target: float  # the ratio ragft / plain must reach (or stay under, with at_most)
+    at_most: bool = False
+    ragft_value: float | None = None
+    plain_value: float | None = None
+    ratio: float | None = None
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def meets(self) -> bool | None:
+        if self.ratio is None:
+            return None
+        return self.ratio <= self.target if self.at_most else self.ratio >= self.target
+
+
+@dataclass(frozen=True)
+class Sizes:
+    repeats: int
+    train_steps: int
+    useful_batches: int  # examples sampled = useful_batches x batch size
+    gen_prompts: int
+    queries: int
+    cell: tuple[str, ...]  # overrides of the cached-cell row
+    sweep: tuple[str, ...]  # overrides of the sweep row
+
+
+QUICK = Sizes(
+    repeats=3,
+    train_steps=3,
+    useful_batches=3,
+    gen_prompts=16,
+    queries=256,
+    cell=("approach=finetune", "data.n_entities=4", "trainer.max_epochs=1"),
+    sweep=("data.n_entities=2", "trainer.max_epochs=1", "generation.max_new_tokens=12"),
+)
+FULL = Sizes(
+    repeats=3,
+    train_steps=8,
+    useful_batches=9,
+    gen_prompts=32,
+    queries=1024,
+    cell=("approach=finetune",),
+    sweep=(),
+)
+
+
+def median_pair(
+    repeats: int, a: Callable[[], float], b: Callable[[], float]
+) -> tuple[float, float]:
+    """Alternate a and b `repeats` times; the median of each."""
+    xs, ys = [], []
+    for _ in range(repeats):
+        xs.append(a())
+        ys.append(b())
+    return statistics.median(xs), statistics.median(ys)
+
+
+# ---- shared inputs -------------------------------------------------------------------------
+
+
+class Inputs:
+    """The default model, data, prompts and chunks, loaded once for every row."""
+
+    def __init__(self, cache_dir: Path):
+        from ragft import data, modeling, prompting, training, training_data
+        from ragft.cache import Cache
+        from ragft.config import DataConfig, ModelConfig, QuantConfig, RetrieverConfig
+        from ragft.retrieval.chunking import chunk_documents
+
+        self.cache = Cache(cache_dir)
+        t0 = time.perf_counter()
+        self.model, self.tok, info = modeling.load(ModelConfig(), QuantConfig(), self.cache)
+        self.load_seconds = time.perf_counter() - t0
+        self.model_cache_hit = info["model_cache_hit"]
+        self.ds = data.load(DataConfig())
+        r = RetrieverConfig()
+        self.chunks = chunk_documents(self.ds.corpus, r.chunk_size, r.chunk_overlap)
+
+        def render(m: str) -> str:
+            return prompting.render(self.tok, m)
+
+        def complete(m: str, a: str) -> str:
+            return prompting.completion(self.tok, m, a)
+
+        pairs = training_data.qa_pairs(self.ds.train, render, complete)
+        self.tokenized = training.tokenize_pairs(self.tok, pairs, 512)
+        docs = training_data.cpt_pairs(self.ds.corpus, self.tok.eos_token)  # objective=qa+cpt
+        self.tokenized_qa_cpt = self.tokenized + training.tokenize_pairs(self.tok, docs, 512)
+        self.questions = [ex.question for ex in self.ds.eval]
+        self.prompts = [render(prompting.user_message(q)) for q in self.questions]
+
+
+# ---- rows ----------------------------------------------------------------------------------
+
+
+def _fresh_lora(inp: Inputs):
+    from ragft import training
+    from ragft.config import LoraConfig, QuantConfig
+
+    model = training.attach_adapter(copy.deepcopy(inp.model), LoraConfig(), QuantConfig(), False)
+    model.train()
+    return model
+
+
+def _plain_loop(inp: Inputs, steps: int, loss_fn) -> float:
+    """A plain PyTorch + PEFT loop: ragft's batches, AdamW, cosine warm-up, clipping."""
+    import torch
+    from transformers import get_cosine_schedule_with_warmup
+
+    from ragft import training
+    from ragft.config import TrainerConfig
+
+    t = TrainerConfig()
+    lengths = [len(x["input_ids"]) for x in inp.tokenized]
+    order = training.LengthGroupedBatches(lengths, t.batch_size, seed=0)._batches()[:steps]
+    model = _fresh_lora(inp)
+    started = time.perf_counter()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=t.learning_rate, weight_decay=t.weight_decay)
+    sched = get_cosine_schedule_with_warmup(opt, int(t.warmup_ratio * steps), steps)
+    tokens = 0
+    for idx in order:
+        batch = training.collate([inp.tokenized[i] for i in idx], inp.tok.pad_token_id)
+        loss = loss_fn(model, batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, t.gradient_clip_val)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        tokens += int(batch["attention_mask"].sum())
+    return tokens / (time.perf_counter() - started)
+
+
+def _ragft_fit(inp: Inputs, steps: int) -> float:
+    """ragft's training stage (Lightning Trainer + PEFT), `steps` optimiser steps."""
+    from ragft import training
+    from ragft.config import LoraConfig, QuantConfig, TrainerConfig
+
+    spec = training.TrainSpec(
+        model_fingerprint={},
+        lora=LoraConfig(),
+        quant=QuantConfig(),
+        trainer=replace(TrainerConfig(), max_steps=steps, max_epochs=1),
+        seed=0,
+    )
+    with tempfile.TemporaryDirectory() as ckpt:
+        stats = training._fit(_fresh_lora(inp), inp.tok, inp.tokenized, spec, Path(ckpt), None)
+    return stats["train_tokens"] / stats["train_seconds"]
+
+
+def row_training(inp: Inputs, s: Sizes) -> Row:
+    from ragft import training
+
+    row = Row(
+        "training step",
+        "Lightning + PEFT training stage (tokens/s)",
+        "plain PyTorch + PEFT loop, same batches, loss, AdamW, schedule, clipping",
+        "tokens/s",
+        0.95,
+    )
+    row.ragft_value, row.plain_value = median_pair(
+        s.repeats,
+        lambda: _ragft_fit(inp, s.train_steps),
+        lambda: _plain_loop(inp, s.train_steps, training.answer_loss),
+    )
+    # what a plain loop usually does: the model's own loss, logits at every position
+    hf = _plain_loop(inp, max(2, s.train_steps // 2), lambda m, b: m(**b).loss)
+    row.notes["plain loop with the model's own loss (tokens/s)"] = round(hf, 1)
+    row.notes["steps per measurement"] = s.train_steps
+    return row
+
+
+def row_useful_tokens(inp: Inputs, s: Sizes, objective: str = "qa") -> Row:
+    """Non-padding tokens/s of the training step: length-grouped vs random batches."""
+    import torch
+
+    from ragft import training
+    from ragft.config import TrainerConfig
+
+    bs = TrainerConfig().batch_size
+    examples = list(inp.tokenized if objective == "qa" else inp.tokenized_qa_cpt)
+    random.Random(0).shuffle(examples)  # a seeded sample: both sides train on exactly these
+    examples = examples[: s.useful_batches * bs]
+    lengths = [len(x["input_ids"]) for x in examples]
+    grouped = training.LengthGroupedBatches(lengths, bs, seed=0)._batches()
+    shuffled = [list(range(i, min(i + bs, len(lengths)))) for i in range(0, len(lengths), bs)]
+    model = _fresh_lora(inp)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+
+    def run(batches: list[list[int]]) -> float:
+        useful, started = 0, time.perf_counter()
+        for b in batches:
+            batch = training.collate([examples[i] for i in b], inp.tok.pad_token_id)
+            training.answer_loss(model, batch).backward()
+            opt.step()
+            opt.zero_grad()
+            useful += int(batch["attention_mask"].sum())
+        return useful / (time.perf_counter() - started)
+
+    def padding_share(batches: list[list[int]]) -> float:
+        padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+        return round(1 - sum(lengths) / padded, 3)
+
+    row = Row(
+        f"useful ({objective})",
+        f"non-padding tokens/s, length-grouped batches (fictional-kb, objective={objective})",
+        "the same with random batches",
+        "tokens/s",
+        1.3,
+    )
+    row.ragft_value, row.plain_value = median_pair(
+        s.repeats, lambda: run(grouped), lambda: run(shuffled)
+    )
+    row.notes["padding share, length-grouped"] = padding_share(grouped)
+    row.notes["padding share, random"] = padding_share(shuffled)
+    row.notes["example length min/median/max"] = [
+        min(lengths),
+        int(statistics.median(lengths)),
+        max(lengths),
+    ]
+    return row
+
+
+def row_generation(inp: Inputs, s: Sizes) -> Row:
+    import torch
+
+    from ragft import generation
+    from ragft.config import GenerationConfig, ModelConfig
+
+    g, m = GenerationConfig(), ModelConfig()
+    prompts = (inp.prompts * (s.gen_prompts // len(inp.prompts) + 1))[: s.gen_prompts]
+    model = inp.model.eval()
+    stops = generation._stop_ids(inp.tok)
+
+    def ragft_side() -> float:
+        t0 = time.perf_counter()
+        generation.generate(
+            model,
+            inp.tok,
+            prompts,
+            max_new_tokens=g.max_new_tokens,
+            batch_size=16,
+            max_input_tokens=m.max_input_tokens,
+            progress=False,
+        )
+        return len(prompts) / (time.perf_counter() - t0)
+
+    def plain_side() -> float:
+        t0 = time.perf_counter()
+        for p in prompts:
+            ids = inp.tok(p, return_tensors="pt", add_special_tokens=False)
+            with torch.inference_mode():
+                model.generate(
+                    **ids,
+                    max_new_tokens=g.max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=inp.tok.pad_token_id,
+                    eos_token_id=stops,
+                )
+        return len(prompts) / (time.perf_counter() - t0)
+
+    row = Row(
+        "generation",
+        "batched generation at batch 16 (answers/s)",
+        "model.generate one prompt at a time",
+        "answers/s",
+        3.0,
+    )
+    row.ragft_value, row.plain_value = median_pair(max(1, s.repeats - 1), ragft_side, plain_side)
+    row.notes["prompts"] = len(prompts)
+    return row
+
+
+def _queries(inp: Inputs, n: int) -> list[str]:
+    return (inp.questions * (n // len(inp.questions) + 1))[:n]
+
+
+def row_dense(inp: Inputs, s: Sizes) -> Row:
+    import faiss
+    import numpy as np
+
+    from ragft import retrieval
+    from ragft.config import RetrieverConfig
+
+    cfg = RetrieverConfig(name="dense")
+    ret = retrieval.build(cfg, inp.ds.corpus, inp.cache)
+    queries = _queries(inp, s.queries)
+    encoder = ret.model  # the same sentence-transformers model on both sides
+    texts = [c.text for c in ret.chunks]
+    emb = encoder.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    raw = faiss.IndexFlatIP(emb.shape[1])
+    raw.add(np.ascontiguousarray(emb, dtype=np.float32))
+
+    def ragft_side() -> float:
+        t0 = time.perf_counter()
+        ret.search(queries, cfg.k)
+        return len(queries) / (time.perf_counter() - t0)
+
+    def plain_side() -> float:
+        t0 = time.perf_counter()
+        q = encoder.encode(queries, batch_size=64, normalize_embeddings=True)
+        _, ids = raw.search(np.ascontiguousarray(q, dtype=np.float32), cfg.k)
+        [[texts[i] for i in row] for row in ids]
+        return len(queries) / (time.perf_counter() - t0)
+
+    row = Row(
+        "dense search",
+        "DenseRetriever.search (encode + FAISS + passages), queries/s",
+        "sentence-transformers encode + raw faiss.IndexFlatIP on the same vectors",
+        "queries/s",
+        0.9,
+    )
+    row.ragft_value, row.plain_value = median_pair(s.repeats, ragft_side, plain_side)
+    row.notes["queries"], row.notes["chunks"] = len(queries), len(texts)
+    return row
+
+
+def row_bm25(inp: Inputs, s: Sizes) -> Row:
+    import bm25s
+
+    from ragft import retrieval
+    from ragft.config import RetrieverConfig
+
+    cfg = RetrieverConfig(name="bm25")
+    ret = retrieval.build(cfg, inp.ds.corpus, inp.cache)
+    queries = _queries(inp, s.queries)
+    texts = [c.text for c in ret.chunks]
+    raw = bm25s.BM25()
+    raw.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+
+    def ragft_side() -> float:
+        t0 = time.perf_counter()
+        ret.search(queries, cfg.k)
+        return len(queries) / (time.perf_counter() - t0)
+
+    def plain_side() -> float:
+        t0 = time.perf_counter()
+        q = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
+        ids, _ = raw.retrieve(q, k=cfg.k, show_progress=False)
+        [[texts[i] for i in row] for row in ids]
+        return len(queries) / (time.perf_counter() - t0)
+
+    row = Row(
+        "bm25 search",
+        "BM25Retriever.search (tokenise + bm25s + passages), queries/s",
+        "raw bm25s tokenize + retrieve on the same chunks",
+        "queries/s",
+        0.9,
+    )
+    row.ragft_value, row.plain_value = median_pair(s.repeats, ragft_side, plain_side)
+    row.notes["queries"], row.notes["chunks"] = len(queries), len(texts)
+    return row
+
+
+def _run_py(args: list[str], env: dict, cwd: Path = ROOT) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"run.py {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - t0
+
+
+def _primed_cache(inp: Inputs, work: Path) -> dict:
+    """An empty cache that already holds the converted default model (a sweep's usual state)."""
+    cache = work / "cache"
+    (cache / "model").mkdir(parents=True)
+    for entry in (inp.cache.root / "model").iterdir():
+        if entry.is_dir():
+            (cache / "model" / entry.name).symlink_to(entry)
+    return dict(os.environ, RAGFT_CACHE_DIR=str(cache))
+
+
+def row_cached_cell(inp: Inputs, s: Sizes) -> Row:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = _primed_cache(inp, work)
+        args = [*s.cell, "logger=none"]
+        first = _run_py([*args, f"hydra.run.dir={work / 'a'}"], env)
+        second = _run_py([*args, f"hydra.run.dir={work / 'b'}"], env)
+        replay = json.loads((work / "b" / "results.json").read_text())
+        same = (work / "a" / "predictions.jsonl").read_text() == (
+            work / "b" / "predictions.jsonl"
+        ).read_text()
+    row = Row(
+        "cached cell",
+        "second identical `run.py` (the finished cell is replayed), seconds",
+        "the first (data, model load, training, generation)",
+        "x faster",
+        20.0,
+    )
+    row.ragft_value, row.plain_value, row.ratio = second, first, first / second
+    row.notes["cell"] = " ".join(args)
+    row.notes["same predictions"] = same
+    row.notes["replay seconds inside run.py"] = replay["cost"].get("replay_seconds")
+    return row
+
+
+def row_sweep(inp: Inputs, s: Sizes) -> Row:
+    """The compare sweep's wall time against the sum of its stages' own seconds."""
+    stage_keys = (
+        "data_seconds",
+        "index_build_seconds",
+        "model_load_seconds",
+        "train_seconds",
+        "retrieve_seconds",
+        "generate_seconds",
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = dict(os.environ, RAGFT_CACHE_DIR=str(work / "cache"))  # cold: conversion too
+        sweep_dir = work / "sweep"
+        wall = _run_py(["-m", "experiment=compare", *s.sweep, f"hydra.sweep.dir={sweep_dir}"], env)
+        cells = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob("*/results.json"))]
+    stages = {c["approach"]: {k: c["cost"].get(k, 0.0) for k in stage_keys} for c in cells}
+    total = sum(sum(v.values()) for v in stages.values())
+    row = Row(
+        "sweep",
+        "`run.py -m experiment=compare` wall time, seconds",
+        "the sum of its unique stages' seconds (data, index, model load, train, retrieve, "
+        "generate; cached stages count 0)",
+        "x",
+        1.2,
+        at_most=True,
+    )
+    row.ragft_value, row.plain_value, row.ratio = wall, total, wall / total
+    row.notes["overrides"] = " ".join(s.sweep) or "(the default)"
+    row.notes["stages"] = {a: round(sum(v.values()), 1) for a, v in stages.items()}
+    row.notes["peak memory MB (max over cells)"] = max(
+        c["cost"].get("peak_memory_mb", 0) for c in cells
+    )
+    return row
+
+
+ROWS: dict[str, Callable[[Inputs, Sizes], Row]] = {
+    "training": row_training,
+    "useful_tokens": row_useful_tokens,
+    "useful_tokens_cpt": lambda inp, s: row_useful_tokens(inp, s, "qa+cpt"),
+    "generation": row_generation,
+    "dense": row_dense,
+    "bm25": row_bm25,
+    "cached_cell": row_cached_cell,
+    "sweep": row_sweep,
+}
+
+
+def model_load_times(inp: Inputs) -> dict:
+    """Loading the default model cold (GGUF conversion) and from the converted cache."""
+    from ragft import modeling
+    from ragft.cache import Cache
+    from ragft.config import ModelConfig, QuantConfig
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        modeling.load(ModelConfig(), QuantConfig(), Cache(tmp))
+        cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        modeling.load(ModelConfig(), QuantConfig(), Cache(tmp))
+        warm = time.perf_counter() - t0
+    return {"cold_seconds": round(cold, 2), "from_cache_seconds": round(warm, 2)}
+
+
+# ---- output --------------------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        f"{'row':<16} {'ragft':>10} {'plain':>10} {'ratio':>8} {'target':>8}  meets  unit",
+        "-" * 72,
+    ]
+    for r in rows:
+        if r.ratio is None and r.ragft_value and r.plain_value:
+            r.ratio = r.ragft_value / r.plain_value
+        target = f"{'<=' if r.at_most else '>='}{r.target:g}"
+        meets = {True: "yes", False: "NO", None: "-"}[r.meets]
+        lines.append(
+            f"{r.name:<16} {_fmt(r.ragft_value):>10} {_fmt(r.plain_value):>10} "
+            f"{_fmt(r.ratio, 2):>8} {target:>8}  {meets:<5}  {r.unit}"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def machine() -> dict:
+    import torch
+
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cuda": torch.cuda.is_available(),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes: a few minutes on a CPU")
+    ap.add_argument("--rows", default=",".join(ROWS), help=f"comma list of {', '.join(ROWS)}")
+    ap.add_argument("--out", default=None, help="JSON file (default: bench-<mode>.json here)")
+    args = ap.parse_args()
+    names = [n.strip() for n in args.rows.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ROWS]
+    if unknown:
+        ap.error(f"unknown rows {unknown}; choose from {', '.join(ROWS)}")
+    sizes = QUICK if args.quick else FULL
+    mode = "quick" if args.quick else "full"
+    started = time.perf_counter()
+
+    from ragft.cache import default_cache_dir
+
+    inp = Inputs(default_cache_dir())
+    rows = []
+    for name in names:
+        t0 = time.perf_counter()
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        row = ROWS[name](inp, sizes)
+        row.notes["row seconds"] = round(time.perf_counter() - t0, 1)
+        rows.append(row)
+        print(table([row]).splitlines()[-1], file=sys.stderr, flush=True)
+    extra = {"model load": model_load_times(inp)}
+    out = Path(args.out or f"bench-{mode}.json")
+    report = {
+        "mode": mode,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "machine": machine(),
+        "rows": [{**r.__dict__, "meets": r.meets} for r in rows],
+        "extra": extra,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=1, default=str))
+    tmp.replace(out)
+    print(table(rows))
+    for r in rows:
+        for k, v in r.notes.items():
+            print(f"  {r.name}: {k}: {v}")
+    print(f"model load: {extra['model load']}")
+    print(f"wrote {out} ({report['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
