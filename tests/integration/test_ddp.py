@@ -3,7 +3,8 @@
 Each training runs in its own two-process group (ragft.launch), outside Hydra, so the
 sweep is not re-run by the extra rank. Evaluation happens once, in the cell's process: the
 scores of the 2-process cell equal those of a 1-process evaluation of the adapter it
-produced, and a second 2-process training from scratch gives the same adapter bit for bit.
+produced, and a second 2-process training from scratch gives the same adapter bit for bit,
+as do two run.py processes started the way SLURM starts the tasks of hydra/launcher=slurm_ddp.
 """
 
 from __future__ import annotations
@@ -156,29 +157,46 @@ def test_single_run_two_processes_from_scratch_gives_the_same_adapter(sweep, tmp
     assert len(res.predictions) == res.results["n_eval"]
 
 
-def test_ranks_started_outside_ragft_train_together_and_only_rank_0_writes(sweep, tmp_path):
-    """What SLURM tasks do (hydra/launcher=slurm_ddp): every rank runs run.py; here torchrun."""
+def test_slurm_tasks_train_together_and_only_rank_0_writes(sweep, tmp_path):
+    """What hydra/launcher=slurm_ddp starts: one run.py per task, ranks from SLURM's variables.
+
+    Two tasks on this machine with the variables srun sets; Lightning's SLURMEnvironment
+    forms the group. (torchrun-started run.py ranks take the same path.)
+    """
     cache = tmp_path / "cache"
     src = Path(os.environ["RAGFT_CACHE_DIR"])
     shutil.copytree(
         src, cache, ignore=shutil.ignore_patterns("adapter", "cell", "checkpoints", "jobs")
     )
-    out = tmp_path / "torchrun"
+    out = tmp_path / "slurm"
     args = [*TINY, *SMALL, *DDP, "approach=finetune", f"cache.dir={cache}", f"hydra.run.dir={out}"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-        + [str(ROOT / "run.py"), *args, "logger=wandb", "logger.mode=offline"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    args += ["logger=wandb", "logger.mode=offline"]
+    port = str(29500 + os.getpid() % 1000)
+    tasks = []
+    for rank in (0, 1):
+        env = dict(os.environ, SLURM_NTASKS="2", SLURM_NTASKS_PER_NODE="2", SLURM_NNODES="1")
+        env.update(SLURM_PROCID=str(rank), SLURM_LOCALID=str(rank), SLURM_NODEID="0")
+        env.update(SLURM_JOB_ID="4242", SLURM_JOB_NAME="run", SLURM_NODELIST="localhost")
+        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        tasks.append(
+            subprocess.Popen(
+                [sys.executable, str(ROOT / "run.py"), *args],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    outputs = [t.communicate(timeout=600) for t in tasks]
+    for t, (stdout, stderr) in zip(tasks, outputs, strict=True):
+        assert t.returncode == 0, stdout[-2000:] + stderr[-4000:]
     results = json.loads((out / "results.json").read_text())
     assert results["cost"]["train_world_size"] == 2 and results["cost"]["train_cache_hit"] is False
     assert len((out / "predictions.jsonl").read_text().splitlines()) == results["n_eval"]
     assert len(list((out / "wandb").glob("offline-run-*"))) == 1  # one W&B run, rank 0's
-    assert proc.stdout.count("finetune on fictional-kb") == 1  # one evaluation summary
+    assert "finetune on fictional-kb" in outputs[0][0]
+    assert "finetune on fictional-kb" not in outputs[1][0]  # rank 1 trained, then left
     swept = cells(sweep)["finetune"]
     assert (out / "adapter" / "model.safetensors").read_bytes() == (
         swept / "adapter" / "model.safetensors"
