@@ -358,11 +358,18 @@ def train(
     """
     if not pairs:
         raise DataError("there is nothing to train on: the training split is empty")
+    t = spec.trainer
+    if t.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            [
+                f"trainer.accelerator={t.accelerator} (trainer={t.name}) but torch sees no CUDA "
+                "device; on a CPU use trainer=cpu, or trainer.accelerator=cpu for DDP over gloo"
+            ]
+        )
     tokenized = tokenize_pairs(tokenizer, pairs, spec.trainer.max_length)
     parts = spec.key_parts(pairs)
     key = hash_key(parts)
     ckpt_dir = cache.root / "checkpoints" / key
-    t = spec.trainer
     how = launch.mode(t.accelerator, t.devices, t.num_nodes, t.strategy)
     if how == "external":
         return _train_in_started_ranks(model, tokenizer, tokenized, spec, cache, parts, loggers)

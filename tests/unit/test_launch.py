@@ -99,3 +99,20 @@ def test_slurm_preset_gives_one_task_per_gpu_on_every_node():
     launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
     assert launcher["_target_"].endswith("SlurmLauncher")
     assert (launcher["tasks_per_node"], launcher["nodes"], launcher["gpus_per_node"]) == (4, 2, 4)
+
+
+def test_gpu_trainer_without_cuda_says_how_to_run_on_the_cpu(tmp_path):
+    import torch
+
+    from ragft import training
+    from ragft.cache import Cache
+    from ragft.config import LoraConfig, QuantConfig, TrainerConfig
+    from ragft.training_data import TrainPair
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    spec = training.TrainSpec(
+        {}, LoraConfig(), QuantConfig(), TrainerConfig(name="ddp", accelerator="gpu"), 0
+    )
+    with pytest.raises(ConfigError, match="trainer.accelerator=cpu for DDP over gloo"):
+        training.train(None, None, [TrainPair("a", "q", "a")], spec, Cache(tmp_path))
