@@ -44,3 +44,10 @@ def test_generation_batch_fills_the_free_memory():
     per_seq = 2 * 16 * 8 * 64 * 512 * 2 + 512 * (4 * 2048 + 2 * 8192) * 2 + 2 * 128256 * 4
     assert small == int(0.8 * 4 * gib) // per_seq
     assert generation.fill_batch_size(LLAMA_1B, 10**6, gib, 2) == 1  # never zero
+
+
+def test_batch_size_zero_means_16_on_the_cpu():
+    import torch
+
+    model = torch.nn.Linear(2, 2)
+    assert generation.auto_batch_size(model, None, ["a question"], 8, 128) == 16
