@@ -183,6 +183,8 @@ def run_workers(nproc: int, job: dict[str, Any], spec_dir: Path) -> None:
         env.pop(key)  # the workers' ranks are torchrun's, not the enclosing SLURM job's
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    package_root = str(Path(__file__).resolve().parents[1])  # ragft importable from any cwd
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     log.info("training in %d processes: %s", nproc, " ".join(cmd))
     proc = subprocess.run(cmd, env=env, check=False)
     if proc.returncode != 0:  # the spec stays, to re-run one rank by hand
@@ -194,7 +196,7 @@ def run_workers(nproc: int, job: dict[str, Any], spec_dir: Path) -> None:
 
 
 def worker_job(
-    spec, tokenized: list[dict], pad_id: int, ckpt_dir: Path, out: Path, cache_root: Path, csv
+    spec, tokenized: list[dict], ckpt_dir: Path, out: Path, cache_root: Path, csv
 ) -> dict[str, Any]:
     """The JSON a worker reads: the training spec, the tokenised data and where to write."""
     if spec.model is None:
@@ -207,7 +209,6 @@ def worker_job(
         "trainer": asdict(spec.trainer),
         "seed": spec.seed,
         "tokenized": tokenized,
-        "pad_id": pad_id,
         "ckpt_dir": str(ckpt_dir),
         "out": str(out),
         "cache_root": str(cache_root),

@@ -442,7 +442,7 @@ def _train_in_workers(
     for lg in loggers or []:
         if isinstance(lg, pl.loggers.CSVLogger):
             csv = {"save_dir": lg.save_dir, "name": lg.name, "version": lg.version}
-    job = launch.worker_job(spec, tokenized, tokenizer.pad_token_id, ckpt_dir, out, cache.root, csv)
+    job = launch.worker_job(spec, tokenized, ckpt_dir, out, cache.root, csv)
     # the cell's own copy leaves the GPU while the ranks train (quantised weights cannot move)
     on_gpu = next(model.parameters()).is_cuda and spec.quant.name == "none"
     if on_gpu:
