@@ -80,6 +80,10 @@ def test_resumed_training_equals_an_uninterrupted_one(tmp_path, tally):
     first = Recorder(stop_at_epoch=2)
     with pytest.raises(Stop):
         fit(tmp_path / "b", first)
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):  # the stopped fit's progress bar
+        bar.close()
     assert (tmp_path / "b" / "last.ckpt").is_file()
     resumed = Recorder()
     got = fit(tmp_path / "b", resumed)
