@@ -41,13 +41,12 @@ def check_chunks(chunks: list[Chunk]) -> None:
 
 def to_passages(chunks: list[Chunk], ids: Sequence[int], scores: Sequence[float]) -> list[Passage]:
     """Chunk indices and their scores, best first, as ranked Passages; negative ids skipped."""
-    out: list[Passage] = []
-    for i, score in zip(ids, scores, strict=True):
-        if i < 0:  # faiss pads with -1 when an approximate index finds fewer than k
-            continue
-        c = chunks[i]
-        out.append(Passage(c.id, c.doc_id, c.text, float(score), len(out) + 1))
-    return out
+    # faiss pads with -1 when an approximate index finds fewer than k
+    found = [(chunks[i], score) for i, score in zip(ids, scores, strict=True) if i >= 0]
+    return [
+        Passage(c.id, c.doc_id, c.text, float(score), rank)
+        for rank, (c, score) in enumerate(found, 1)
+    ]
 
 
 def entry_bytes(folder: Path) -> int:

@@ -85,6 +85,6 @@ class BM25Retriever(Retriever):
             _tokenize(list(queries), ids=False), k=k, show_progress=False
         )
         return [
-            to_passages(self.chunks, row_ids.tolist(), row_scores.tolist())
-            for row_ids, row_scores in zip(ids, scores, strict=True)
+            to_passages(self.chunks, row_ids, row_scores)
+            for row_ids, row_scores in zip(ids.tolist(), scores.tolist(), strict=True)
         ]

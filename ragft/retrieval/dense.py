@@ -242,6 +242,6 @@ class DenseRetriever(Retriever):
             return []
         scores, ids = self.index.search(self.encode_queries(queries), min(k, len(self.chunks)))
         return [
-            to_passages(self.chunks, row_ids.tolist(), row_scores.tolist())
-            for row_ids, row_scores in zip(ids, scores, strict=True)
+            to_passages(self.chunks, row_ids, row_scores)
+            for row_ids, row_scores in zip(ids.tolist(), scores.tolist(), strict=True)
         ]
