@@ -63,11 +63,12 @@ class Sizes:
     queries: int
     cell: tuple[str, ...]  # overrides of the cached-cell row
     sweep: tuple[str, ...]  # overrides of the sweep row
+    sweep_dir: str | None = None  # keep the sweep's folder there (default: a temporary one)
 
 
 QUICK = Sizes(
     repeats=3,
-    train_steps=3,
+    train_steps=6,
     useful_batches=2,
     gen_prompts=16,
     queries=256,
@@ -458,7 +459,7 @@ def row_sweep(inp: Inputs, s: Sizes) -> Row:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         env = dict(os.environ, RAGFT_CACHE_DIR=str(work / "cache"))  # cold: conversion too
-        sweep_dir = work / "sweep"
+        sweep_dir = Path(s.sweep_dir) if s.sweep_dir else work / "sweep"
         wall = _run_py(["-m", "experiment=compare", *s.sweep, f"hydra.sweep.dir={sweep_dir}"], env)
         cells = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob("*/results.json"))]
     stages = {c["approach"]: {k: c["cost"].get(k, 0.0) for k in stage_keys} for c in cells}
@@ -536,8 +537,14 @@ def _fmt(x: float | None, digits: int = 1) -> str:
 def machine() -> dict:
     import torch
 
+    cpu = platform.processor() or platform.machine()
+    try:
+        info = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next(ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
     return {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu,
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -551,12 +558,13 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes: a few minutes on a CPU")
     ap.add_argument("--rows", default=",".join(ROWS), help=f"comma list of {', '.join(ROWS)}")
     ap.add_argument("--out", default=None, help="JSON file (default: bench-<mode>.json here)")
+    ap.add_argument("--sweep-dir", default=None, help="keep the sweep row's sweep folder here")
     args = ap.parse_args()
     names = [n.strip() for n in args.rows.split(",") if n.strip()]
     unknown = [n for n in names if n not in ROWS]
     if unknown:
         ap.error(f"unknown rows {unknown}; choose from {', '.join(ROWS)}")
-    sizes = QUICK if args.quick else FULL
+    sizes = replace(QUICK if args.quick else FULL, sweep_dir=args.sweep_dir)
     mode = "quick" if args.quick else "full"
     started = time.perf_counter()
 
