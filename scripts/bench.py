@@ -147,7 +147,7 @@ def _fresh_lora(inp: Inputs):
     return model
 
 
-def _plain_loop(inp: Inputs, steps: int, loss_fn) -> float:
+def _plain_loop(inp: Inputs, steps: int, loss_fn, step_times: list | None = None) -> float:
     """A plain PyTorch + PEFT loop: ragft's batches, AdamW, cosine warm-up, clipping."""
     import torch
     from transformers import get_cosine_schedule_with_warmup
@@ -166,6 +166,7 @@ def _plain_loop(inp: Inputs, steps: int, loss_fn) -> float:
     tokens = 0
     for idx in order:
         batch = training.collate([inp.tokenized[i] for i in idx], inp.tok.pad_token_id)
+        step_start = time.perf_counter()
         loss = loss_fn(model, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, t.gradient_clip_val)
@@ -173,12 +174,25 @@ def _plain_loop(inp: Inputs, steps: int, loss_fn) -> float:
         sched.step()
         opt.zero_grad()
         tokens += int(batch["attention_mask"].sum())
+        if step_times is not None:
+            step_times.append(time.perf_counter() - step_start)
     return tokens / (time.perf_counter() - started)
 
 
-def _ragft_fit(inp: Inputs, steps: int) -> float:
+def _ragft_fit(inp: Inputs, steps: int, step_times: list | None = None) -> float:
     """ragft's training stage (Lightning Trainer + PEFT), `steps` optimiser steps."""
+    import pytorch_lightning as pl
+
     from ragft import training
+
+    class StepTimer(pl.Callback):  # batch start -> after the optimiser step
+        def on_train_batch_start(self, *args) -> None:
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, *args) -> None:
+            if step_times is not None:
+                step_times.append(time.perf_counter() - self.start)
+
     from ragft.config import LoraConfig, QuantConfig, TrainerConfig
 
     spec = training.TrainSpec(
@@ -189,7 +203,8 @@ def _ragft_fit(inp: Inputs, steps: int) -> float:
         seed=0,
     )
     with tempfile.TemporaryDirectory() as ckpt:
-        stats = training._fit(_fresh_lora(inp), inp.tok, inp.tokenized, spec, Path(ckpt), None)
+        model = _fresh_lora(inp)
+        stats = training._fit(model, inp.tok, inp.tokenized, spec, Path(ckpt), None, [StepTimer()])
     return stats["train_tokens"] / stats["train_seconds"]
 
 
@@ -203,11 +218,19 @@ def row_training(inp: Inputs, s: Sizes) -> Row:
         "tokens/s",
         0.95,
     )
+    ragft_steps: list[float] = []
+    plain_steps: list[float] = []
     row.ragft_value, row.plain_value = median_pair(
         s.repeats,
-        lambda: _ragft_fit(inp, s.train_steps),
-        lambda: _plain_loop(inp, s.train_steps, training.answer_loss),
+        lambda: _ragft_fit(inp, s.train_steps, ragft_steps),
+        lambda: _plain_loop(inp, s.train_steps, training.answer_loss, plain_steps),
     )
+    # per step (forward, backward, optimiser) the two should match; the rest of the gap is
+    # what a fit costs once (start-up, the resume checkpoint at the end)
+    row.notes["median step seconds, ragft / plain"] = [
+        round(statistics.median(ragft_steps), 3),
+        round(statistics.median(plain_steps), 3),
+    ]
     # what a plain loop usually does: the model's own loss, logits at every position
     hf = _plain_loop(inp, max(2, s.train_steps // 2), lambda m, b: m(**b).loss)
     row.notes["plain loop with the model's own loss (tokens/s)"] = round(hf, 1)
@@ -320,34 +343,61 @@ def _queries(inp: Inputs, n: int) -> list[str]:
     return [ex.question for ex in inp.search_ds.eval][:n]
 
 
-def row_dense(inp: Inputs, s: Sizes) -> Row:
-    import faiss
-    import numpy as np
-
+def _search_row(inp: Inputs, s: Sizes, name: str, plain, row: Row, repeats: int) -> Row:
+    """ragft's `retriever=name` search against `plain(queries, k, texts)` on the same chunks."""
     from ragft import retrieval
     from ragft.config import RetrieverConfig
 
-    cfg = RetrieverConfig(name="dense")
+    cfg = RetrieverConfig(name=name)
     ret = retrieval.build(cfg, inp.search_ds.corpus, inp.cache)
     queries = _queries(inp, s.queries)
-    encoder = ret.model  # the same sentence-transformers model on both sides
     texts = [c.text for c in ret.chunks]
-    emb = encoder.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
-    raw = faiss.IndexFlatIP(emb.shape[1])
-    raw.add(np.ascontiguousarray(emb, dtype=np.float32))
+    search = plain(ret, texts)
 
-    def ragft_side() -> float:
+    def qps(fn: Callable[[], object]) -> float:
         t0 = time.perf_counter()
-        ret.search(queries, cfg.k)
+        fn()
         return len(queries) / (time.perf_counter() - t0)
 
-    def plain_side() -> float:
-        t0 = time.perf_counter()
-        q = encoder.encode(queries, batch_size=64, normalize_embeddings=True)
-        _, ids = raw.search(np.ascontiguousarray(q, dtype=np.float32), cfg.k)
-        [[texts[i] for i in row] for row in ids]
-        return len(queries) / (time.perf_counter() - t0)
+    row.ragft_value, row.plain_value = median_pair(
+        repeats,
+        lambda: qps(lambda: ret.search(queries, cfg.k)),
+        lambda: qps(lambda: [[texts[i] for i in hit] for hit in search(queries, cfg.k)]),
+    )
+    row.notes["queries"], row.notes["chunks"] = len(queries), len(texts)
+    return row
 
+
+def _raw_faiss(ret, texts: list[str]):
+    """The retriever's own sentence-transformers model + a raw flat inner-product index."""
+    import faiss
+    import numpy as np
+
+    emb = ret.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    index = faiss.IndexFlatIP(emb.shape[1])
+    index.add(np.ascontiguousarray(emb, dtype=np.float32))
+
+    def search(queries: list[str], k: int):
+        q = ret.model.encode(queries, batch_size=64, normalize_embeddings=True)
+        return index.search(np.ascontiguousarray(q, dtype=np.float32), k)[1]
+
+    return search
+
+
+def _raw_bm25s(ret, texts: list[str]):
+    import bm25s
+
+    index = bm25s.BM25()
+    index.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+
+    def search(queries: list[str], k: int):
+        q = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
+        return index.retrieve(q, k=k, show_progress=False)[0]
+
+    return search
+
+
+def row_dense(inp: Inputs, s: Sizes) -> Row:
     row = Row(
         "dense search",
         "DenseRetriever.search (encode + FAISS + passages), queries/s",
@@ -355,36 +405,10 @@ def row_dense(inp: Inputs, s: Sizes) -> Row:
         "queries/s",
         0.9,
     )
-    row.ragft_value, row.plain_value = median_pair(s.repeats, ragft_side, plain_side)
-    row.notes["queries"], row.notes["chunks"] = len(queries), len(texts)
-    return row
+    return _search_row(inp, s, "dense", _raw_faiss, row, s.repeats)
 
 
 def row_bm25(inp: Inputs, s: Sizes) -> Row:
-    import bm25s
-
-    from ragft import retrieval
-    from ragft.config import RetrieverConfig
-
-    cfg = RetrieverConfig(name="bm25")
-    ret = retrieval.build(cfg, inp.search_ds.corpus, inp.cache)
-    queries = _queries(inp, s.queries)
-    texts = [c.text for c in ret.chunks]
-    raw = bm25s.BM25()
-    raw.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
-
-    def ragft_side() -> float:
-        t0 = time.perf_counter()
-        ret.search(queries, cfg.k)
-        return len(queries) / (time.perf_counter() - t0)
-
-    def plain_side() -> float:
-        t0 = time.perf_counter()
-        q = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
-        ids, _ = raw.retrieve(q, k=cfg.k, show_progress=False)
-        [[texts[i] for i in row] for row in ids]
-        return len(queries) / (time.perf_counter() - t0)
-
     row = Row(
         "bm25 search",
         "BM25Retriever.search (tokenise + bm25s + passages), queries/s",
@@ -392,9 +416,7 @@ def row_bm25(inp: Inputs, s: Sizes) -> Row:
         "queries/s",
         0.9,
     )
-    row.ragft_value, row.plain_value = median_pair(21, ragft_side, plain_side)  # ms each
-    row.notes["queries"], row.notes["chunks"] = len(queries), len(texts)
-    return row
+    return _search_row(inp, s, "bm25", _raw_bm25s, row, 21)  # milliseconds each: more repeats
 
 
 def _run_py(args: list[str], env: dict, cwd: Path = ROOT) -> float:
