@@ -123,4 +123,3 @@ def test_nf4_qlora_runs_a_few_steps(cache, facts):
     tuned, cost, _ = training.train(model, tok, pairs_for(tok, facts.train), spec, cache)
     assert cost["train_steps"] == 3
     assert len(answer(tuned, tok, facts.eval[:2])) == 2
-
