@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -38,11 +37,9 @@ def cells(sweep_dir: Path) -> dict[str, dict]:
 
 
 def test_sweep_lands_every_cell_reports_and_reruns_from_the_cache(tmp_path):
-    t0 = time.perf_counter()
     first = sweep(
         tmp_path / "a", "approach=base,rag", "retriever=bm25", "logger=wandb", "logger.mode=offline"
     )
-    first_s = time.perf_counter() - t0
     assert first.returncode == 0, first.stderr[-3000:]
     assert "cell 1 of 2" in first.stdout and "cell 2 of 2" in first.stdout
     landed = cells(tmp_path / "a")
@@ -64,15 +61,12 @@ def test_sweep_lands_every_cell_reports_and_reruns_from_the_cache(tmp_path):
     assert list((tmp_path / "a" / "wandb").glob("offline-run-*"))  # the summary run
     assert "report:" in first.stdout
 
-    t0 = time.perf_counter()
     again = sweep(tmp_path / "b", "approach=base,rag", "retriever=bm25", "logger=none")
-    again_s = time.perf_counter() - t0
     assert again.returncode == 0, again.stderr[-3000:]
     reran = cells(tmp_path / "b")
     assert all(r["cost"].get("cell_cache_hit") for r in reran.values())
     by_approach = {r["approach"]: r["scores"] for r in landed.values()}
     assert {r["approach"]: r["scores"] for r in reran.values()} == by_approach
-    assert again_s < first_s
 
 
 def test_a_broken_cell_does_not_sink_the_sweep(tmp_path):
