@@ -233,7 +233,7 @@ def row_training(inp: Inputs, s: Sizes) -> Row:
     ]
     # what a plain loop usually does: the model's own loss, logits at every position
     hf = _plain_loop(inp, max(2, s.train_steps // 2), lambda m, b: m(**b).loss)
-    row.notes["plain loop with the model's own loss (tokens/s)"] = round(hf, 1)
+    row.notes["plain loop with the model's own loss (tokens/s, one run: indicative)"] = round(hf, 1)
     row.notes["steps per measurement"] = s.train_steps
     return row
 
