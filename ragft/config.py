@@ -313,7 +313,7 @@ def validate(cfg: DictConfig | RunConfig, in_sweep: bool = False) -> RunConfig:
     if m.source == "hf" and not m.path:
         p.append("model.source=hf needs model.path=<local directory or hub id>")
     if m.source == "hf" and m.path:
-        _validate_model_path(m.path, m.revision, p)
+        p += model_path_problems(m.path, m.revision)
     if m.max_input_tokens <= 0:
         p.append(f"model.max_input_tokens={m.max_input_tokens} must be positive")
 
@@ -342,28 +342,29 @@ def hub_offline() -> bool:
     )
 
 
-def _validate_model_path(path: str, revision: Optional[str], p: list[str]) -> None:
-    """A missing local folder, or a hub id that cannot be fetched offline, fails up front."""
+def model_path_problems(path: str, revision: Optional[str] = None) -> list[str]:
+    """Why `model.path` cannot be loaded (a missing local folder, a folder without
+    config.json, a hub id while downloads are off and it is not cached), or [] if it can."""
     local = os.path.expanduser(path)
     if os.path.exists(local):
-        if not os.path.isfile(os.path.join(local, "config.json")):
-            p.append(
-                f"model.path={path!r} exists but holds no config.json; give a Hugging Face "
-                "model folder (config.json + weights) or a hub id"
-            )
-        return
+        if os.path.isfile(os.path.join(local, "config.json")):
+            return []
+        return [
+            f"model.path={path!r} exists but holds no config.json; give a Hugging Face "
+            "model folder (config.json + weights) or a hub id"
+        ]
     if looks_local(path):
-        p.append(
+        return [
             f"model.path={path!r}: no such folder; give a Hugging Face model folder "
             "(config.json + weights) or a hub id such as org/name"
-        )
-        return
+        ]
     if hub_offline() and not _in_hub_cache(path, revision):
-        p.append(
+        return [
             f"model.path={path!r} is a hub id, but downloads are off (HF_HUB_OFFLINE=1) and "
             "it is not in the local Hugging Face cache; give a local model folder, or unset "
             "HF_HUB_OFFLINE to download it once"
-        )
+        ]
+    return []
 
 
 def _in_hub_cache(repo_id: str, revision: Optional[str]) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from ragft.cache import Cache, file_sha256
-from ragft.config import ModelConfig, QuantConfig
+from ragft.config import ModelConfig, QuantConfig, hub_offline, model_path_problems
 from ragft.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ def load(cfg: ModelConfig, quant: QuantConfig, cache: Cache, seed: int = 0, gpu:
     t0 = time.perf_counter()
     source, info = RESOLVERS[cfg.source](cfg, cache, seed)
     kind = "cuda" if torch.cuda.is_available() else "cpu"
-    device, device_map = placement(kind == "cuda", quant.name != "none", _or(gpu, local_rank()))
+    gpu = local_rank() if gpu is None else gpu
+    device, device_map = placement(kind == "cuda", quant.name != "none", gpu)
     kwargs = {"dtype": _torch_dtype(cfg.dtype, kind), "trust_remote_code": cfg.trust_remote_code}
     if cfg.revision and cfg.source == "hf":
         kwargs["revision"] = cfg.revision
@@ -86,10 +87,6 @@ def cuda_index(devices, local_rank: int) -> int:
     if isinstance(devices, (list, tuple)):
         return int(devices[local_rank])
     return local_rank
-
-
-def _or(value, default):
-    return default if value is None else value
 
 
 def prepare_tokenizer(tokenizer) -> None:
@@ -135,10 +132,9 @@ def _hub_kwargs(cfg: ModelConfig) -> dict:
 def _not_found_message(cfg: ModelConfig, err: Exception) -> str:
     if cfg.source != "hf":
         return f"model={cfg.name}: could not load ({err})"
-    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE")
     hint = (
         "it is not a local folder and the hub is offline (HF_HUB_OFFLINE=1)"
-        if offline
+        if hub_offline()
         else "it is neither a local model folder nor a hub id that could be fetched"
     )
     return f"model.path={cfg.path!r}: {hint}. Give a folder with config.json, or a hub id."
@@ -207,12 +203,10 @@ def _resolve_gguf(cfg: ModelConfig, cache: Cache, seed: int) -> tuple[str, dict]
 
 
 def _resolve_hf(cfg: ModelConfig, cache: Cache, seed: int) -> tuple[str, dict]:
+    problems = model_path_problems(cfg.path, cfg.revision)  # as validate(), for direct callers
+    if problems:
+        raise ModelError(problems[0])
     path = os.path.expanduser(cfg.path)
-    if os.path.exists(path) and not os.path.isfile(os.path.join(path, "config.json")):
-        raise ModelError(f"model.path={cfg.path!r} exists but holds no config.json")
-    looks_local = path.startswith((".", "/", "~")) or os.sep in path and path.count("/") > 1
-    if looks_local and not os.path.exists(path):
-        raise ModelError(f"model.path={cfg.path!r}: no such folder")
     fingerprint = {
         "path": os.path.abspath(path) if os.path.exists(path) else cfg.path,
         "revision": cfg.revision,
