@@ -32,54 +32,20 @@ from pathlib import Path
 from typing import Any
 
 from ragft.errors import ConfigError, RagftError
+from ragft.ranks import (  # noqa: F401 - re-exported for callers of launch
+    _slurm_tasks,
+    cuda_index,
+    external_world_size,
+    global_rank,
+    local_rank,
+    torchelastic_launched,
+)
 
 log = logging.getLogger(__name__)
 
 DDP_STRATEGIES = ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook", "ddp_find_unused_parameters_true")
 # Strategies that would make Lightning launch processes itself: the ranks ragft starts use ddp.
 _SELF_LAUNCHING = ("auto", "ddp_spawn", "ddp_fork", "ddp_notebook")
-
-
-# ---- the environment -----------------------------------------------------------------------
-
-
-def _slurm_tasks() -> bool:
-    """A SLURM step with tasks (as Lightning sees it: not an interactive `srun --pty bash`)."""
-    return "SLURM_NTASKS" in os.environ and os.environ.get("SLURM_JOB_NAME") not in (
-        "bash",
-        "interactive",
-    )
-
-
-def torchelastic_launched() -> bool:
-    return "TORCHELASTIC_RUN_ID" in os.environ and "WORLD_SIZE" in os.environ
-
-
-def external_world_size() -> int:
-    """How many ranks were started outside ragft (torchrun or SLURM tasks); 1 if none."""
-    if torchelastic_launched():
-        return int(os.environ["WORLD_SIZE"])
-    if _slurm_tasks():
-        return int(os.environ["SLURM_NTASKS"])
-    return 1
-
-
-def global_rank() -> int:
-    """This process's rank among externally started ranks (0 when there are none)."""
-    if torchelastic_launched():
-        return int(os.environ.get("RANK", 0))
-    if _slurm_tasks():
-        return int(os.environ.get("SLURM_PROCID", 0))
-    return 0
-
-
-def local_rank() -> int:
-    """This process's rank on its node: the GPU it uses."""
-    if torchelastic_launched():
-        return int(os.environ.get("LOCAL_RANK", 0))
-    if _slurm_tasks():
-        return int(os.environ.get("SLURM_LOCALID", 0))
-    return 0
 
 
 def requested_world_size(accelerator: str, devices: Any, num_nodes: int) -> int:
@@ -245,7 +211,7 @@ def worker_main(spec_file: str) -> None:
     spec = _spec_from(job)
     gpu = None
     if torch.cuda.is_available() and spec.trainer.accelerator in ("gpu", "cuda", "auto"):
-        gpu = modeling.cuda_index(spec.trainer.devices, local_rank())  # the GPU Lightning uses
+        gpu = cuda_index(spec.trainer.devices, local_rank())  # the GPU Lightning uses
         torch.cuda.set_device(gpu)
     cache = Cache(job["cache_root"])
     model, tokenizer, _ = modeling.load(spec.model, spec.quant, cache, spec.seed, gpu=gpu)

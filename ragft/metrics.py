@@ -135,6 +135,16 @@ ANSWER_METRICS: dict[str, Callable[[str, Sequence[str]], float]] = {
 }
 
 
+RETRIEVAL_METRICS = ("recall_at_k", "mrr")
+# The order scores appear in everywhere (printed tables, report tables and plots).
+METRIC_ORDER = (*ANSWER_METRICS, *RETRIEVAL_METRICS)
+
+
+def metric_sort_key(name: str) -> tuple[int, str]:
+    """Sort key for score names: METRIC_ORDER first, any other name after, alphabetically."""
+    return (METRIC_ORDER.index(name) if name in METRIC_ORDER else len(METRIC_ORDER), name)
+
+
 def recall_at_k(retrieved_doc_ids: Sequence[str], gold_doc_ids: Sequence[str], k: int) -> float:
     """Share of the distinct gold doc ids found among the first k retrieved entries."""
     gold = set(gold_doc_ids)

@@ -24,6 +24,7 @@ import torch
 from ragft.cache import Cache, file_sha256
 from ragft.config import ModelConfig, QuantConfig, hub_offline, model_path_problems
 from ragft.errors import ModelError
+from ragft.ranks import local_rank
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ def load(cfg: ModelConfig, quant: QuantConfig, cache: Cache, seed: int = 0, gpu:
     loads its own copy on its own GPU).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ragft.launch import local_rank
 
     t0 = time.perf_counter()
     source, info = RESOLVERS[cfg.source](cfg, cache, seed)
@@ -78,15 +77,6 @@ def placement(cuda: bool, quantized: bool, gpu: int = 0) -> tuple[str, dict | No
     if not cuda:
         return "cpu", ({"": "cpu"} if quantized else None)
     return f"cuda:{gpu}", ({"": gpu} if quantized else None)
-
-
-def cuda_index(devices, local_rank: int) -> int:
-    """The GPU of local rank `local_rank` under Lightning's `devices` (a count or a list)."""
-    if isinstance(devices, str) and "," in devices:
-        devices = [int(d) for d in devices.split(",") if d.strip()]
-    if isinstance(devices, (list, tuple)):
-        return int(devices[local_rank])
-    return local_rank
 
 
 def prepare_tokenizer(tokenizer) -> None:

@@ -15,14 +15,15 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ragft.config import LoggerConfig
+from ragft.files import atomic_write_json, atomic_write_jsonl, atomic_write_text  # noqa: F401
+from ragft.metrics import metric_sort_key
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +50,6 @@ PACKAGES = (
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text to path so that readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def unwritable_reason(folder: str | os.PathLike) -> str | None:
     """Why files cannot be written in `folder` (created if need be), or None if they can.
 
@@ -79,15 +65,6 @@ def unwritable_reason(folder: str | os.PathLike) -> str | None:
                 return f"{part} is not writable by this user"
             return None
     return f"{path} has no existing parent folder"
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def atomic_write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
-    atomic_write_text(path, text)
 
 
 def versions() -> dict[str, str]:
@@ -307,7 +284,7 @@ def log_sweep_summary(sweep_dir: Path, report: Any, logger: LoggerConfig) -> Non
 
 def score_table(rows: list[tuple[str, dict[str, float]]]) -> str:
     """A short fixed-width table: one row per label, scores as percentages."""
-    names = sorted({k for _, s in rows for k in s}, key=_metric_order)
+    names = sorted({k for _, s in rows for k in s}, key=metric_sort_key)
     width = max(len(label) for label, _ in rows)
     head = f"{'':{width}}  " + "  ".join(f"{n:>11}" for n in names)
     lines = [head]
@@ -317,11 +294,6 @@ def score_table(rows: list[tuple[str, dict[str, float]]]) -> str:
         )
         lines.append(f"{label:{width}}  {cells}")
     return "\n".join(lines)
-
-
-def _metric_order(name: str) -> tuple[int, str]:
-    order = ["exact_match", "f1", "contains", "rouge_l", "bleu", "recall_at_k", "mrr"]
-    return (order.index(name) if name in order else len(order), name)
 
 
 def print_summary(text: str) -> None:

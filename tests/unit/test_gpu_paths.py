@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ragft import generation, modeling
+from ragft import generation, modeling, ranks
 
 
 def test_each_rank_loads_its_copy_on_its_own_gpu():
     assert modeling.placement(cuda=True, quantized=True, gpu=3) == ("cuda:3", {"": 3})
     assert modeling.placement(cuda=True, quantized=False, gpu=1) == ("cuda:1", None)
     assert modeling.placement(cuda=False, quantized=True) == ("cpu", {"": "cpu"})
-    assert modeling.cuda_index([2, 5], 1) == 5
-    assert modeling.cuda_index("4,6", 0) == 4
-    assert modeling.cuda_index(4, 3) == 3
+    assert ranks.cuda_index([2, 5], 1) == 5
+    assert ranks.cuda_index("4,6", 0) == 4
+    assert ranks.cuda_index(4, 3) == 3
 
 
 def test_auto_precision_is_full_on_the_cpu():
