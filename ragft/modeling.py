@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 
 from ragft.cache import Cache, file_sha256
-from ragft.config import ModelConfig, QuantConfig, hub_offline, model_path_problems
+from ragft.config import ModelConfig, QuantConfig
 from ragft.errors import ModelError
+from ragft.hub import hub_offline, model_path_problems
 from ragft.ranks import local_rank
 
 log = logging.getLogger(__name__)
