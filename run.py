@@ -5,7 +5,7 @@
     python run.py approach=finetune                # LoRA fine-tune, then closed-book
     python run.py -m experiment=compare            # the comparison, one cell per approach
 
-The flow of one cell, top to bottom:
+The flow of one cell, top to bottom (ARCHITECTURE.md has the map):
 config -> validate -> data -> retriever/index -> model -> (train) -> generate -> score -> log
 """
 
@@ -14,439 +14,120 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import resource
 import sys
-import time
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from ragft import config as config_schema
-from ragft.cache import hash_key
-from ragft.errors import ConfigError, RagftError
+from ragft import cell, config, data, metrics, prompting, ranks, runtime, tracking
+from ragft.cache import Cache, hash_key
+from ragft.errors import RagftError
+from ragft.records import Cost
 
 log = logging.getLogger("ragft")
-CELL_FORMAT = 1  # bump when a change makes earlier finished cells stale
-config_schema.register()
+config.register()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    hc = HydraConfig.get()
-    out_dir = Path(hc.runtime.output_dir)
-    reset_peak_memory()
+    where = cell.place(cfg, HydraConfig.get())
+    runtime.reset_peak_memory()
     try:
-        return run_cell(cfg, out_dir, cell_name(hc), group_name(cfg, hc))
+        return run_cell(cfg, where)
     except RagftError as e:
         print(f"ragft: error: {e}", file=sys.stderr, flush=True)
-        if hc.mode == RunMode.RUN:
+        if not where.in_sweep:
             sys.exit(2)  # bad input on a single run: the message, no results.json
-        record_failure(cfg, out_dir, cell_name(hc), e)
+        cell.record_failure(cfg, where, e)
     except Exception as e:
-        if hc.mode == RunMode.RUN:
+        if not where.in_sweep:
             raise
         log.exception("cell failed")
-        record_failure(cfg, out_dir, cell_name(hc), e)
+        cell.record_failure(cfg, where, e)
     finally:
         gc.collect()  # the next cell of a sweep runs in this process: free this one's model
     return None  # in a sweep a failed cell is recorded and the sweep goes on
 
 
-def record_failure(cfg: DictConfig, out_dir: Path, name: str, error: BaseException) -> None:
-    """A failed sweep cell: results.json says so (the report lists it, the sweep exits 1)."""
-    from ragft.tracking import atomic_write_json
-
-    try:
-        resolved = OmegaConf.to_container(cfg, resolve=True)
-    except Exception:  # noqa: BLE001 - the config itself may be what failed
-        resolved = OmegaConf.to_container(cfg, resolve=False)
-    atomic_write_json(
-        out_dir / "results.json",
-        {
-            "status": "failed",
-            "approach": OmegaConf.select(cfg, "approach.name"),
-            "name": name,
-            "error": f"{type(error).__name__}: {error}",
-            "config": resolved,
-        },
-    )
-
-
-def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
+def run_cell(cfg: DictConfig, where: cell.Place) -> float:
     """Run one cell; write its files; return the primary score (for Hydra sweepers)."""
-    in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-    run = config_schema.validate(cfg, in_sweep)  # every config problem at once, before any work
-    from ragft.launch import global_rank
-
-    rank = global_rank()  # > 0 only in a rank of a SLURM / torchrun job (trainer=ddp)
+    run = config.validate(cfg, where.in_sweep)  # every config problem at once, before any work
+    rank = ranks.global_rank()  # > 0 only in a rank of a SLURM / torchrun job (trainer=ddp)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    cost: dict[str, float] = {}
-    started = time.time()
-
-    from ragft import data  # light: bad data files fail before torch is imported
-
-    dataset = timed(cost, "data_seconds", data.load, run.data)
-    check_dataset(run, dataset)
-    log.info(
-        "data: %d documents, %d train and %d eval questions",
-        len(dataset.corpus),
-        len(dataset.train),
-        len(dataset.eval),
-    )
-
-    from ragft import tracking
-    from ragft.cache import Cache
+    clock = runtime.Stopwatch()
+    dataset = clock.time("data_seconds", data.load, run.data)  # bad data fails before torch
+    data.check(dataset, run.data.name, run.approach, run.objective)
+    log.info("data: %d documents, %d train and %d eval questions",
+             len(dataset.corpus), len(dataset.train), len(dataset.eval))  # fmt: skip
 
     cache = Cache(run.cache.dir)
-    cell = {
-        "config": config_schema.cell_identity(run),
-        "data": data.fingerprint(dataset, with_train=run.approach.trains),
-        "format": CELL_FORMAT,
-    }
-    finished = cache.lookup("cell", hash_key(cell))
-    if finished is not None:  # this exact computation already ran: replay its results
-        if rank > 0:
-            return 0.0  # rank 0 replays it
-        return replay_cell(finished, cfg, run, out_dir, name, group, started)
+    identity = cell.identity(run, dataset)
+    finished = cache.lookup("cell", hash_key(identity))
+    if finished is not None:  # this exact computation already ran: rank 0 replays its results
+        return cell.replay(finished, cfg, run, where, clock.elapsed()) if rank == 0 else 0.0
 
-    from ragft import generation, metrics, modeling, prompting, retrieval
-    from ragft.types import Prediction
+    from ragft import generation, modeling, retrieval  # torch loads here, after the data checks
 
-    seed_everything(run.seed)
+    runtime.seed_everything(run.seed)
     retriever = None
     if run.approach.retrieves:
         retriever = retrieval.build(run.retriever, dataset.corpus, cache)
-        cost.update({f"index_{k}": v for k, v in retriever.stats.items()})
-
-    model, tokenizer, model_info = modeling.load(run.model, run.quant, cache, seed=run.seed)
-    cost["model_load_seconds"] = model_info["load_seconds"]
-
-    def render(message: str) -> str:
-        return prompting.render(
-            tokenizer,
-            message,
-            chat_template=run.model.chat_template,
-            system_prompt=run.model.system_prompt,
-        )
-
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    tags = [
-        f"model:{run.model.name}",
-        f"quant:{run.quant.name}",
-        f"retriever:{run.retriever.name if retriever else 'none'}",
-        f"lora:{run.lora.name}" if run.approach.trains else "untrained",
-    ]
-    if rank > 0:  # a rank SLURM/torchrun started: help train, then leave evaluation to rank 0
+    loaded = modeling.load(run.model, run.quant, cache, seed=run.seed)
+    prompts = prompting.PromptBuilder(
+        loaded.tokenizer, run.model.chat_template, run.model.system_prompt
+    )
+    resolved = cell.resolved(cfg)
+    with cell.tracker(run, where, resolved, cell.tags(run), active=rank == 0) as tracker:
+        model, trained = loaded.model, None
         if run.approach.trains:
-            from ragft import training
+            from ragft import training, training_data  # Lightning loads here: training cells only
 
-            pairs = training_pairs(run, dataset, retriever, tokenizer, render)
-            training.train(model, tokenizer, pairs, train_spec(run, model_info), cache)
-        return 0.0
-    with tracking.Tracker(
-        out_dir, run.logger, resolved, job_type=run.approach.name, name=name, group=group, tags=tags
-    ) as tracker:
-        adapter = adapter_entry = None
-        if run.approach.trains:
-            from ragft import training  # imports Lightning (~10 s): only for training cells
-
-            pairs = training_pairs(run, dataset, retriever, tokenizer, render)
-            spec = train_spec(run, model_info)
-            model, train_cost, entry = training.train(
-                model, tokenizer, pairs, spec, cache, tracker.lightning_loggers()
-            )
-            cost.update(train_cost)
-            adapter = tracker.save_adapter(entry, full_model=run.lora.name == "none")
-            adapter_entry = str(entry)
+            pairs = training_data.build_pairs(
+                dataset, prompts, run.objective, run.approach, retriever,
+                run.retriever.candidates, run.seed,
+            )  # fmt: skip
+            spec = training.spec_for(run, loaded)
+            trained = training.train(loaded, pairs, spec, cache, tracker.lightning_loggers())
+            if rank > 0:  # a rank SLURM/torchrun started has helped train; rank 0 evaluates
+                return 0.0
+            model = trained.model
 
         questions = [ex.question for ex in dataset.eval]
         hits = (
-            timed(cost, "retrieve_seconds", retriever.search, questions, run.retriever.k)
+            clock.time("retrieve_seconds", retriever.search, questions, run.retriever.k)
             if retriever
             else [()] * len(questions)
         )
-        prompts = [
-            render(prompting.user_message(q, h)) for q, h in zip(questions, hits, strict=True)
-        ]
-        outputs, gen_cost = generation.generate(
-            model,
-            tokenizer,
-            prompts,
+        texts = [prompts.prompt(q, h) for q, h in zip(questions, hits, strict=True)]
+        outputs, gen_stats = generation.generate(
+            model, loaded.tokenizer, texts,
             max_new_tokens=run.generation.max_new_tokens,
             batch_size=run.generation.batch_size,
             max_input_tokens=run.model.max_input_tokens,
+        )  # fmt: skip
+        predictions = generation.predictions(dataset.eval, texts, outputs, hits)
+        k = run.retriever.k if retriever else None
+        scores, per_example = metrics.score_predictions(predictions, run.metrics.answer, k)
+
+        cost = Cost(
+            data_seconds=clock.seconds["data_seconds"],
+            index=retriever.stats if retriever else None,
+            model_load_seconds=loaded.load_seconds,
+            train=trained.stats if trained else None,
+            retrieve_seconds=clock.seconds.get("retrieve_seconds"),
+            generation=gen_stats,
+            peak_memory_mb=runtime.peak_memory_mb(),
+            total_seconds=clock.elapsed(),
         )
-        cost.update(gen_cost)
-
-        predictions = [
-            Prediction(
-                example=ex,
-                prompt=p,
-                answer=prompting.extract_answer(o.text),
-                passages=tuple(h),
-                new_tokens=o.new_tokens,
-            )
-            for ex, p, o, h in zip(dataset.eval, prompts, outputs, hits, strict=True)
-        ]
-        scores, per_example = metrics.score_predictions(
-            predictions, list(run.metrics.answer), run.retriever.k if retriever else None
+        by_phrasing = metrics.by_phrasing(predictions, per_example)
+        result = cell.result(
+            run, where, resolved, dataset, scores, by_phrasing, cost, loaded, trained
         )
-        cost["peak_memory_mb"] = peak_memory_mb()
-        cost["total_seconds"] = round(time.time() - started, 3)
-        results = {
-            "status": "ok",
-            "approach": run.approach.name,
-            "name": name,
-            "group": group,
-            "scores": scores,
-            "scores_by_phrasing": metrics_by_phrasing(predictions, per_example),
-            "primary_metric": run.metrics.primary,
-            "n_eval": len(predictions),
-            "n_train": len(dataset.train),
-            "cost": cost,
-            "adapter": str(adapter) if adapter else None,
-            "adapter_entry": adapter_entry,
-            "model": {k: v for k, v in model_info.items() if k != "load_seconds"},
-            "config": resolved,
-            "versions": tracking.versions(),
-            "git_sha": tracking.git_sha(),
-        }
-        rows = [
-            prediction_row(p, o.text, m)
-            for p, o, m in zip(predictions, outputs, per_example, strict=True)
-        ]
-        tracker.record(results, rows)
-    cache.get_or_build("cell", cell, lambda d: keep_cell(out_dir, d))
-
-    tracking.print_summary(
-        f"\n{run.approach.name} on {run.data.name} ({len(predictions)} questions, "
-        f"model {run.model.name}) -> {out_dir}\n"
-        + tracking.score_table([(run.approach.name, scores)])
-    )
-    return float(scores.get(run.metrics.primary, 0.0))
-
-
-def train_spec(run, model_info: dict):
-    """Everything besides the data that decides the cell's trained adapter."""
-    from ragft import training
-
-    return training.TrainSpec(
-        model_fingerprint=model_info["fingerprint"],
-        lora=run.lora,
-        quant=run.quant,
-        trainer=run.trainer,
-        seed=run.seed,
-        model=run.model,
-    )
-
-
-def keep_cell(out_dir: Path, entry: Path) -> None:
-    """Copy a finished cell's results into its cache entry."""
-    import shutil
-
-    for name in ("results.json", "predictions.jsonl"):
-        shutil.copy2(out_dir / name, entry / name)
-
-
-def replay_cell(
-    entry: Path, cfg: DictConfig, run, out_dir: Path, name: str, group: str, started: float
-) -> float:
-    """Write a finished cell's results (from the cache) as this cell's, and log them."""
-    import json
-
-    from ragft import tracking
-
-    results = json.loads((entry / "results.json").read_text())
-    rows = [json.loads(line) for line in (entry / "predictions.jsonl").read_text().splitlines()]
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    results.update(
-        name=name,
-        group=group,
-        config=resolved,
-        reused_cell=str(entry),
-        versions=tracking.versions(),
-        git_sha=tracking.git_sha(),
-    )
-    results["cost"]["cell_cache_hit"] = True
-    results["cost"]["replay_seconds"] = round(time.time() - started, 3)
-    log.info("cell: already computed; reusing %s", entry)
-    with tracking.Tracker(
-        out_dir,
-        run.logger,
-        resolved,
-        job_type=run.approach.name,
-        name=name,
-        group=group,
-        tags=["reused"],
-    ) as tracker:
-        adapter_entry = results.get("adapter_entry")
-        if adapter_entry and Path(adapter_entry).is_dir():
-            adapter = tracker.save_adapter(Path(adapter_entry), run.lora.name == "none")
-            results["adapter"] = str(adapter)
-        tracker.record(results, rows)
-    tracking.print_summary(
-        f"\n{run.approach.name} on {run.data.name} (reused: {entry})\n"
-        + tracking.score_table([(run.approach.name, results["scores"])])
-    )
-    return float(results["scores"].get(run.metrics.primary, 0.0))
-
-
-def check_dataset(run, dataset) -> None:
-    """Data problems that only show once the data is loaded."""
-    if not dataset.eval:
-        raise ConfigError([f"data={run.data.name}: the eval split is empty"])
-    if (run.approach.retrieves or run.objective != "qa") and not dataset.corpus:
-        raise ConfigError(
-            [
-                f"approach={run.approach.name} objective={run.objective} needs "
-                "documents; give data.corpus_path"
-            ]
-        )
-    if run.approach.trains and run.objective != "cpt" and not dataset.train:
-        raise ConfigError(
-            [
-                f"approach={run.approach.name} trains on the train split, which is "
-                'empty; add rows with "split": "train" or lower '
-                "data.eval_fraction"
-            ]
-        )
-
-
-def training_pairs(run, dataset, retriever, tokenizer, render) -> list:
-    """The supervised pairs for the cell's objective (and RAFT contexts when asked)."""
-    from ragft import prompting, training_data
-
-    def complete(message: str, answer: str) -> str:
-        return prompting.completion(
-            tokenizer,
-            message,
-            answer,
-            chat_template=run.model.chat_template,
-            system_prompt=run.model.system_prompt,
-        )
-
-    pairs = []
-    if run.objective in ("qa", "qa+cpt"):
-        contexts = flags = None
-        if run.approach.trains_with_context:
-            a = run.approach
-            questions = [ex.question for ex in dataset.train]
-            hits = retriever.search(
-                questions, max(run.retriever.candidates, a.raft_distractors + 1)
-            )
-            contexts, flags = training_data.raft_contexts(
-                dataset.train,
-                hits,
-                retriever.chunks,
-                a.raft_gold_share,
-                a.raft_distractors,
-                run.seed,
-            )
-        pairs += training_data.qa_pairs(dataset.train, render, complete, contexts, flags)
-    if run.objective in ("cpt", "qa+cpt"):
-        pairs += training_data.cpt_pairs(dataset.corpus, tokenizer.eos_token or "")
-    return pairs
-
-
-def metrics_by_phrasing(predictions, per_example) -> dict[str, dict[str, float]]:
-    """Scores per eval phrasing kind (heldout / seen), when the data says which."""
-    groups: dict[str, list[dict[str, float]]] = {}
-    for p, m in zip(predictions, per_example, strict=True):
-        if p.example.phrasing:
-            groups.setdefault(p.example.phrasing, []).append(m)
-    return {
-        kind: {k: sum(m[k] for m in ms) / len(ms) for k in ms[0]} for kind, ms in groups.items()
-    }
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (training re-seeds through Lightning as well)."""
-    import random
-
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def timed(cost: dict[str, float], key: str, fn, *args):
-    t0 = time.perf_counter()
-    out = fn(*args)
-    cost[key] = round(time.perf_counter() - t0, 3)
-    return out
-
-
-def reset_peak_memory() -> None:
-    """Start this cell's peak-memory count afresh: in a sweep, cells share one process.
-
-    Linux resets the resident-set high-water mark (VmHWM) on `5 > /proc/self/clear_refs`;
-    elsewhere the figure stays the process's lifetime peak.
-    """
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-    if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
-        sys.modules["torch"].cuda.reset_peak_memory_stats()
-
-
-def peak_memory_mb() -> float:
-    """Peak resident memory of this cell (plus the GPU's peak allocation when used)."""
-    try:
-        status = Path("/proc/self/status").read_text()
-        peak = int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM:")).split()[1])
-    except (OSError, StopIteration, ValueError):
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    peak_mb = peak / 1024
-    import torch
-
-    if torch.cuda.is_available():
-        peak_mb += torch.cuda.max_memory_allocated() / 2**20
-    return round(peak_mb, 1)
-
-
-def prediction_row(p, raw: str, scores: dict[str, float]) -> dict:
-    ex = p.example
-    return {
-        "id": ex.id,
-        "question": ex.question,
-        "golds": list(ex.answers),
-        "prediction": p.answer,
-        "raw_output": raw,
-        "prompt": p.prompt,
-        "phrasing": ex.phrasing,
-        "gold_doc_ids": list(ex.gold_doc_ids),
-        "passages": [
-            {
-                "rank": q.rank,
-                "doc_id": q.doc_id,
-                "chunk_id": q.chunk_id,
-                "score": round(float(q.score), 6),
-                "text": q.text,
-            }
-            for q in p.passages
-        ],
-        "metrics": scores,
-    }
-
-
-def cell_name(hc) -> str:
-    """The override string that makes this cell different (W&B run name)."""
-    return hc.job.override_dirname or "default"
-
-
-def group_name(cfg: DictConfig, hc) -> str:
-    """W&B group: logger.group, else the sweep's folder for a multirun, else "single"."""
-    from ragft.tracking import sweep_group
-
-    if OmegaConf.select(cfg, "logger.group"):
-        return str(cfg.logger.group)
-    return sweep_group(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else "single"
+        rows = tracking.prediction_rows(predictions, [o.text for o in outputs], per_example)
+        score = cell.finish(tracker, run, result, rows, trained.entry if trained else None)
+    cell.keep(cache, identity, where.out_dir)
+    return score
 
 
 if __name__ == "__main__":

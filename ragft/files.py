@@ -47,3 +47,20 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 def atomic_write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
     atomic_write_text(path, text)
+
+
+def unwritable_reason(folder: str | os.PathLike) -> str | None:
+    """Why files cannot be written in `folder` (created if need be), or None if they can.
+
+    Nothing is created: the check walks up to the nearest part of the path that exists and
+    asks whether it is a folder this process may write in.
+    """
+    path = Path(folder).expanduser().absolute()
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                return f"{part} is a file, not a folder"
+            if not os.access(part, os.W_OK | os.X_OK):
+                return f"{part} is not writable by this user"
+            return None
+    return f"{path} has no existing parent folder"

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from ragft.prompting import extract_answer
+from ragft.records import GenerationStats
+from ragft.types import Passage, Prediction, QAExample
+
 
 @dataclass(frozen=True)
 class Generated:
@@ -26,7 +30,7 @@ def generate(
     batch_size: int,
     max_input_tokens: int,
     progress: bool = True,
-) -> tuple[list[Generated], dict[str, float]]:
+) -> tuple[list[Generated], GenerationStats]:
     """Greedy-decode every prompt; return outputs in prompt order and cost figures.
 
     Prompts are sorted by length so each batch pads little; the chat template already holds
@@ -83,14 +87,33 @@ def generate(
         bar.update(len(idx))
     bar.close()
     seconds = time.perf_counter() - t0
-    cost = {
-        "generate_seconds": round(seconds, 3),
-        "generated_tokens": total_new,
-        "generate_tokens_per_s": round(total_new / seconds, 2) if seconds > 0 else 0.0,
-        "seconds_per_question": round(seconds / max(len(prompts), 1), 4),
-        "generate_batch_size": first_batch_size,
-    }
-    return [r for r in results if r is not None], cost
+    stats = GenerationStats(
+        generate_seconds=round(seconds, 3),
+        generated_tokens=total_new,
+        generate_tokens_per_s=round(total_new / seconds, 2) if seconds > 0 else 0.0,
+        seconds_per_question=round(seconds / max(len(prompts), 1), 4),
+        generate_batch_size=first_batch_size,
+    )
+    return [r for r in results if r is not None], stats
+
+
+def predictions(
+    examples: Sequence[QAExample],
+    prompts: Sequence[str],
+    outputs: Sequence[Generated],
+    passages: Sequence[Sequence[Passage]],
+) -> list[Prediction]:
+    """Each eval example with its prompt, its answer (the output's first line) and passages."""
+    return [
+        Prediction(
+            example=ex,
+            prompt=p,
+            answer=extract_answer(o.text),
+            passages=tuple(h),
+            new_tokens=o.new_tokens,
+        )
+        for ex, p, o, h in zip(examples, prompts, outputs, passages, strict=True)
+    ]
 
 
 def auto_batch_size(

@@ -199,6 +199,19 @@ def score_predictions(
     return aggregate, per_example
 
 
+def by_phrasing(
+    predictions: Sequence[Prediction], per_example: Sequence[dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Mean scores per eval phrasing kind (heldout / seen), when the data says which."""
+    groups: dict[str, list[dict[str, float]]] = {}
+    for p, m in zip(predictions, per_example, strict=True):
+        if p.example.phrasing:
+            groups.setdefault(p.example.phrasing, []).append(m)
+    return {
+        kind: {k: sum(m[k] for m in ms) / len(ms) for k in ms[0]} for kind, ms in groups.items()
+    }
+
+
 def bootstrap_ci(
     values: Sequence[float], n_resamples: int = 1000, alpha: float = 0.05, seed: int = 0
 ) -> tuple[float, float]:

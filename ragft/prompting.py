@@ -7,6 +7,8 @@ exactly the text it is later asked), so the two can never drift apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ragft.types import Passage
 
@@ -21,8 +23,8 @@ def user_message(question: str, passages: Sequence[Passage] | None = None) -> st
     """The user turn: instruction, numbered passages when given, then the question.
 
     Passages come best first; they are listed best *last*, next to the question, because
-    small models attend most to the nearest text (on the default study, SmolLM2-135M with
-    k=5: contains 34% best-last vs 31% best-first).
+    small models attend most to the nearest text (the measured difference is in
+    experiments/compare-default/README.md, "Prompt order").
     """
     if not passages:
         return f"{INSTRUCTION}\n\nQuestion: {question.strip()}"
@@ -83,3 +85,43 @@ def extract_answer(text: str) -> str:
         if line.strip():
             return line.strip()
     return ""
+
+
+@dataclass(frozen=True)
+class PromptBuilder:
+    """The one way a cell turns questions into prompt text, for evaluation and training alike.
+
+    Binds the tokenizer (its chat template) and the model config's template settings, so
+    eval prompts, training prompts and training targets all come from the same functions.
+    """
+
+    tokenizer: Any
+    chat_template: bool = True
+    system_prompt: str | None = None
+
+    def render(self, message: str) -> str:
+        """The full prompt for a user message."""
+        return render(
+            self.tokenizer,
+            message,
+            chat_template=self.chat_template,
+            system_prompt=self.system_prompt,
+        )
+
+    def complete(self, message: str, answer: str) -> str:
+        """The training target after `render(message)`: the answer and its end marker."""
+        return completion(
+            self.tokenizer,
+            message,
+            answer,
+            chat_template=self.chat_template,
+            system_prompt=self.system_prompt,
+        )
+
+    def prompt(self, question: str, passages: Sequence[Passage] | None = None) -> str:
+        """The full prompt for a question (and its passages)."""
+        return self.render(user_message(question, passages))
+
+    @property
+    def end_of_text(self) -> str:
+        return self.tokenizer.eos_token or ""

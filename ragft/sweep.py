@@ -49,7 +49,7 @@ def sweep_total(sweep_dir: Path) -> int | None:
 
 def check_output_dir(key: str, folder: str) -> None:
     """Stop with one clear message, before any work, when the output folder is unwritable."""
-    from ragft.tracking import unwritable_reason
+    from ragft.files import unwritable_reason
 
     reason = unwritable_reason(folder)
     if reason:

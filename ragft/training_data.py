@@ -16,9 +16,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ragft.metrics import normalize_answer
-from ragft.types import Chunk, Document, Passage, QAExample
+from ragft.prompting import PromptBuilder, user_message
+from ragft.types import Chunk, Dataset, Document, Passage, QAExample
+
+if TYPE_CHECKING:
+    from ragft.config import ApproachConfig
+    from ragft.retrieval import Retriever
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,39 @@ class TrainPair:
     prompt: str  # rendered prompt text (chat template applied), "" for cpt
     completion: str  # target text, ending with the end-of-turn marker
     has_gold: bool | None = None  # RAFT: whether the gold passage is in the prompt
+
+
+def build_pairs(
+    dataset: Dataset,
+    prompts: PromptBuilder,
+    objective: str,
+    approach: ApproachConfig,
+    retriever: Retriever | None,
+    candidates: int,
+    seed: int,
+) -> list[TrainPair]:
+    """The supervised pairs for `objective` (qa, cpt or qa+cpt), with RAFT contexts when
+    the approach trains with retrieved passages (`candidates` hits searched per question)."""
+    pairs = []
+    if objective in ("qa", "qa+cpt"):
+        contexts = flags = None
+        if approach.trains_with_context:
+            if retriever is None:
+                raise ValueError(f"approach={approach.name} trains on retrieved passages")
+            questions = [ex.question for ex in dataset.train]
+            hits = retriever.search(questions, max(candidates, approach.raft_distractors + 1))
+            contexts, flags = raft_contexts(
+                dataset.train,
+                hits,
+                retriever.chunks,
+                approach.raft_gold_share,
+                approach.raft_distractors,
+                seed,
+            )
+        pairs += qa_pairs(dataset.train, prompts.render, prompts.complete, contexts, flags)
+    if objective in ("cpt", "qa+cpt"):
+        pairs += cpt_pairs(dataset.corpus, prompts.end_of_text)
+    return pairs
 
 
 def qa_pairs(
@@ -43,8 +82,6 @@ def qa_pairs(
     `render(message)` gives the prompt text and `complete(message, answer)` the target text
     (see `prompting.render` and `prompting.completion`).
     """
-    from ragft.prompting import user_message
-
     pairs = []
     for i, ex in enumerate(examples):
         message = user_message(ex.question, contexts[i] if contexts is not None else None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from ragft.config import DataConfig
+from ragft.config import ApproachConfig, DataConfig
 from ragft.data import fictional_kb, qa
 from ragft.errors import ConfigError
 from ragft.types import Dataset
@@ -46,6 +46,24 @@ def load(cfg: DataConfig) -> Dataset:
     if cfg.max_eval is not None:
         ds = dataclasses.replace(ds, eval=ds.eval[: cfg.max_eval])
     return ds
+
+
+def check(dataset: Dataset, data_name: str, approach: ApproachConfig, objective: str) -> None:
+    """Data problems that only show once the data is loaded: an empty split the cell needs."""
+    problems = []
+    if not dataset.eval:
+        problems.append(f"data={data_name}: the eval split is empty")
+    if (approach.retrieves or objective != "qa") and not dataset.corpus:
+        problems.append(
+            f"approach={approach.name} objective={objective} needs documents; give data.corpus_path"
+        )
+    if approach.trains and objective != "cpt" and not dataset.train:
+        problems.append(
+            f"approach={approach.name} trains on the train split, which is empty; add rows "
+            'with "split": "train" or lower data.eval_fraction'
+        )
+    if problems:
+        raise ConfigError(problems)
 
 
 def fingerprint(dataset: Dataset, with_train: bool = True) -> str:

@@ -6,6 +6,7 @@ passages = retriever.search(questions, k=cfg.retriever.k)
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -74,7 +75,7 @@ RETRIEVERS: dict[str, Callable[[RetrieverConfig, list[Chunk], Cache], Retriever]
 def build(cfg: RetrieverConfig, corpus: Sequence[Document], cache: Cache) -> Retriever:
     """Chunk `corpus` and build the retriever `cfg.name` names, reusing cached indexes.
 
-    `stats["build_seconds"]` covers chunking too. retriever=none builds nothing: the caller
+    `stats.build_seconds` covers chunking too. retriever=none builds nothing: the caller
     does not call this then.
     """
     if cfg.name not in RETRIEVERS:
@@ -86,15 +87,16 @@ def build(cfg: RetrieverConfig, corpus: Sequence[Document], cache: Cache) -> Ret
     if not chunks:
         raise DataError(f"the corpus ({len(corpus)} documents) has no text to index")
     retriever = RETRIEVERS[cfg.name](cfg, chunks, cache)
-    retriever.stats["build_seconds"] = time.perf_counter() - start
-    s = retriever.stats
+    s = retriever.stats = dataclasses.replace(
+        retriever.stats, build_seconds=time.perf_counter() - start
+    )
     log.info(
         "retriever %s: %d chunks from %d documents, built in %.2f s, index %.1f MB, cache %s",
         cfg.name,
-        int(s["n_chunks"]),
+        int(s.n_chunks),
         len(corpus),
-        s["build_seconds"],
-        s["index_bytes"] / 1e6,
-        "hit" if s["cache_hit"] else "miss",
+        s.build_seconds,
+        s.index_bytes / 1e6,
+        "hit" if s.cache_hit else "miss",
     )
     return retriever

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
+from ragft.records import IndexStats
 from ragft.types import Chunk, Passage
 
 # Corpora at least this many chunks long get progress bars while they are indexed.
@@ -15,12 +16,12 @@ PROGRESS_MIN_CHUNKS = 1000
 class Retriever(ABC):
     """An index over chunks.
 
-    `stats` holds build_seconds, index_bytes (size on disk of its cache entries), n_chunks and
-    cache_hit (1.0 when the index came from the cache, else 0.0).
+    `stats` (an IndexStats) holds build_seconds, index_bytes (size on disk of its cache
+    entries), n_chunks and cache_hit (1.0 when the index came from the cache, else 0.0).
     """
 
     chunks: list[Chunk]
-    stats: dict[str, float]
+    stats: IndexStats
 
     @abstractmethod
     def search(self, queries: list[str], k: int) -> list[list[Passage]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import bm25s
 
 from ragft.cache import Cache, texts_sha256
+from ragft.records import IndexStats
 from ragft.retrieval.base import (
     PROGRESS_MIN_CHUNKS,
     Retriever,
@@ -67,12 +68,12 @@ class BM25Retriever(Retriever):
         folder, hit = cache.get_or_build("bm25", parts, build)
         # Always search the saved copy, so a fresh build and a cache hit answer identically.
         self._index = bm25s.BM25.load(str(folder), show_progress=False)
-        self.stats = {
-            "build_seconds": time.perf_counter() - start,
-            "index_bytes": float(entry_bytes(folder)),
-            "n_chunks": float(len(self.chunks)),
-            "cache_hit": float(hit),
-        }
+        self.stats = IndexStats(
+            build_seconds=time.perf_counter() - start,
+            index_bytes=float(entry_bytes(folder)),
+            n_chunks=float(len(self.chunks)),
+            cache_hit=float(hit),
+        )
 
     def search(self, queries: list[str], k: int) -> list[list[Passage]]:
         check_search_args(queries, k)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ragft.cache import Cache, file_sha256, hash_key, texts_sha256
 from ragft.errors import ConfigError, ModelError, RagftError
+from ragft.records import IndexStats
 from ragft.retrieval.base import (
     PROGRESS_MIN_CHUNKS,
     Retriever,
@@ -219,12 +220,12 @@ class DenseRetriever(Retriever):
         cpu_index = faiss.read_index(str(folder / INDEX_FILE))
         self.index = prepare_for_search(faiss, cpu_index, nprobe, faiss_gpu)
         emb_dir = cache.entry_dir("embeddings", hash_key(emb_parts))
-        self.stats = {
-            "build_seconds": time.perf_counter() - start,
-            "index_bytes": float(entry_bytes(folder) + entry_bytes(emb_dir)),
-            "n_chunks": float(len(self.chunks)),
-            "cache_hit": float(hit),
-        }
+        self.stats = IndexStats(
+            build_seconds=time.perf_counter() - start,
+            index_bytes=float(entry_bytes(folder) + entry_bytes(emb_dir)),
+            n_chunks=float(len(self.chunks)),
+            cache_hit=float(hit),
+        )
 
     def encode_queries(self, queries: list[str]) -> np.ndarray:
         emb = self.model.encode(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ragft.records import IndexStats
 from ragft.retrieval.base import Retriever, check_search_args
 from ragft.retrieval.bm25 import BM25Retriever
 from ragft.retrieval.dense import DenseRetriever
@@ -53,12 +54,12 @@ class HybridRetriever(Retriever):
         self.candidates, self.rrf_k = candidates, rrf_k
         self.chunks = bm25.chunks
         self._by_id = {c.id: c for c in self.chunks}
-        self.stats = {
-            "build_seconds": bm25.stats["build_seconds"] + dense.stats["build_seconds"],
-            "index_bytes": bm25.stats["index_bytes"] + dense.stats["index_bytes"],
-            "n_chunks": float(len(self.chunks)),
-            "cache_hit": min(bm25.stats["cache_hit"], dense.stats["cache_hit"]),
-        }
+        self.stats = IndexStats(
+            build_seconds=bm25.stats.build_seconds + dense.stats.build_seconds,
+            index_bytes=bm25.stats.index_bytes + dense.stats.index_bytes,
+            n_chunks=float(len(self.chunks)),
+            cache_hit=min(bm25.stats.cache_hit, dense.stats.cache_hit),
+        )
 
     def search(self, queries: list[str], k: int) -> list[list[Passage]]:
         check_search_args(queries, k)

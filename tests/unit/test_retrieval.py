@@ -222,9 +222,9 @@ def test_unique_entity_query_finds_its_document(name, embedder, tmp_path):
         assert [p.rank for p in hits] == [1, 2, 3]
         assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))
         assert all(p.text and p.chunk_id.startswith(p.doc_id + "#") for p in hits)
-    assert r.stats["n_chunks"] == len(r.chunks) == len(CORPUS)
-    assert r.stats["cache_hit"] == 0.0
-    assert r.stats["index_bytes"] > 0 and r.stats["build_seconds"] > 0
+    assert r.stats.n_chunks == len(r.chunks) == len(CORPUS)
+    assert r.stats.cache_hit == 0.0
+    assert r.stats.index_bytes > 0 and r.stats.build_seconds > 0
     assert r.search([], k=3) == []
 
 
@@ -241,8 +241,8 @@ def test_second_build_hits_cache_with_identical_results(name, embedder, tmp_path
     cache = Cache(tmp_path)
     first = retrieval.build(make_cfg(name), CORPUS, cache)
     second = retrieval.build(make_cfg(name), CORPUS, cache)
-    assert first.stats["cache_hit"] == 0.0 and second.stats["cache_hit"] == 1.0
-    assert second.stats["index_bytes"] == first.stats["index_bytes"]
+    assert first.stats.cache_hit == 0.0 and second.stats.cache_hit == 1.0
+    assert second.stats.index_bytes == first.stats.index_bytes
     queries = list(QUERIES)
     assert as_tuples(second.search(queries, k=4)) == as_tuples(first.search(queries, k=4))
 
@@ -251,7 +251,7 @@ def test_changed_corpus_misses_cache(tmp_path):
     cache = Cache(tmp_path)
     retrieval.build(make_cfg("bm25"), CORPUS, cache)
     r = retrieval.build(make_cfg("bm25"), CORPUS[:-1], cache)
-    assert r.stats["cache_hit"] == 0.0
+    assert r.stats.cache_hit == 0.0
 
 
 @pytest.mark.parametrize(("kind", "pattern"), [("bm25", "*.npy"), ("dense", "index.faiss")])
@@ -265,7 +265,7 @@ def test_corrupted_cache_file_is_rebuilt(kind, pattern, embedder, tmp_path, capl
     with caplog.at_level(logging.WARNING, logger="ragft.cache"):
         again = retrieval.build(make_cfg(kind), CORPUS, cache)
     assert "corrupt" in caplog.text
-    assert again.stats["cache_hit"] == 0.0
+    assert again.stats.cache_hit == 0.0
     queries = list(QUERIES)
     assert as_tuples(again.search(queries, k=3)) == as_tuples(first.search(queries, k=3))
 
@@ -276,7 +276,7 @@ def test_index_factory_change_reuses_embeddings(embedder, tmp_path):
     embeddings = sorted(Path(tmp_path, "embeddings").glob("*/embeddings.npy"))
     mtime = embeddings[0].stat().st_mtime_ns
     hnsw = retrieval.build(make_cfg("dense", index_factory="HNSW32"), CORPUS, cache)
-    assert hnsw.stats["cache_hit"] == 0.0
+    assert hnsw.stats.cache_hit == 0.0
     assert sorted(Path(tmp_path, "embeddings").glob("*/embeddings.npy")) == embeddings
     assert embeddings[0].stat().st_mtime_ns == mtime
     assert top_docs(hnsw.search(list(QUERIES), k=2)) == list(QUERIES.values())

@@ -1,0 +1,197 @@
+"""A cell's bookkeeping: where it writes, what identifies its result, how it ends.
+
+- `Place`: the cell's output folder, its name (the overrides that make it different) and
+  its W&B group, from Hydra's runtime config.
+- `identity`: what decides the cell's result (the config slices that apply to its approach
+  and the data's content), the key of the finished-cell cache.
+- `finish`: the one way every cell ends, fresh or replayed: the adapter copied into the
+  cell's folder, results.json + predictions.jsonl written, W&B logged, a summary printed.
+- `replay`: a cell whose exact computation already ran, ended from the cache entry.
+- `record_failure`: a sweep cell that raised: results.json says so, the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from ragft import provenance, tracking
+from ragft.cache import Cache
+from ragft.config import RunConfig, cell_identity
+from ragft.data import fingerprint
+from ragft.records import CellResult, Cost, LoadedModel
+from ragft.types import Dataset
+
+log = logging.getLogger("ragft")
+CELL_FORMAT = 1  # bump when a change makes earlier finished cells stale
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a cell writes and what it is called."""
+
+    out_dir: Path
+    name: str  # the override string that makes this cell different (its W&B run name)
+    group: str  # W&B group: logger.group, else the sweep's folder, else "single"
+    in_sweep: bool
+
+
+def place(cfg: DictConfig, hc: Any) -> Place:
+    """The cell's Place from its config and Hydra's runtime config `hc`."""
+    in_sweep = hc.mode == RunMode.MULTIRUN
+    if OmegaConf.select(cfg, "logger.group"):
+        group = str(cfg.logger.group)
+    else:
+        group = tracking.sweep_group(hc.sweep.dir) if in_sweep else "single"
+    name = hc.job.override_dirname or "default"
+    return Place(Path(hc.runtime.output_dir), name, group, in_sweep)
+
+
+def identity(run: RunConfig, dataset: Dataset) -> dict[str, Any]:
+    """What decides the cell's result: the finished-cell cache's key parts."""
+    return {
+        "config": cell_identity(run),
+        "data": fingerprint(dataset, with_train=run.approach.trains),
+        "format": CELL_FORMAT,
+    }
+
+
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    """The config with every interpolation resolved (the failing one left as written)."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except Exception:  # noqa: BLE001 - the config itself may be what failed
+        return OmegaConf.to_container(cfg, resolve=False)  # type: ignore[return-value]
+
+
+def tracker(run: RunConfig, where: Place, config: dict, tags: list[str], active: bool = True):
+    """The cell's Tracker (files + W&B run); `active=False` in training ranks other than 0."""
+    return tracking.Tracker(
+        where.out_dir,
+        run.logger,
+        config,
+        job_type=run.approach.name,
+        name=where.name,
+        group=where.group,
+        tags=tags,
+        active=active,
+    )
+
+
+def tags(run: RunConfig) -> list[str]:
+    return [
+        f"model:{run.model.name}",
+        f"quant:{run.quant.name}",
+        f"retriever:{run.retriever.name if run.approach.retrieves else 'none'}",
+        f"lora:{run.lora.name}" if run.approach.trains else "untrained",
+    ]
+
+
+def result(
+    run: RunConfig,
+    where: Place,
+    config: dict[str, Any],
+    dataset: Dataset,
+    scores: dict[str, float],
+    by_phrasing: dict[str, dict[str, float]],
+    cost: Cost,
+    loaded: LoadedModel,
+    trained: Any,
+) -> CellResult:
+    """The record of a cell that ran (`trained`: the training stage's output, or None)."""
+    return CellResult(
+        status="ok",
+        name=where.name,
+        approach=run.approach.name,
+        config=config,
+        group=where.group,
+        scores=scores,
+        scores_by_phrasing=by_phrasing,
+        primary_metric=run.metrics.primary,
+        n_eval=len(dataset.eval),
+        n_train=len(dataset.train),
+        cost=cost,
+        adapter_entry=str(trained.entry) if trained is not None else None,
+        model=loaded.info,
+        versions=provenance.versions(),
+        git_sha=provenance.git_sha(),
+    )
+
+
+def finish(
+    tracker: tracking.Tracker,
+    run: RunConfig,
+    result: CellResult,
+    rows: list[dict[str, Any]],
+    adapter_entry: Path | None,
+) -> float:
+    """End a cell: its adapter, results.json, predictions.jsonl, W&B, the printed summary.
+
+    Returns the primary score (what Hydra's sweepers optimise).
+    """
+    if adapter_entry is not None and adapter_entry.is_dir():
+        adapter = tracker.save_adapter(adapter_entry, full_model=run.lora.name == "none")
+        result = dataclasses.replace(result, adapter=str(adapter))
+    tracker.record(result, rows)
+    if result.reused_cell:
+        headline = f"{run.approach.name} on {run.data.name} (reused: {result.reused_cell})"
+    else:
+        headline = (
+            f"{run.approach.name} on {run.data.name} ({result.n_eval} questions, "
+            f"model {run.model.name}) -> {tracker.out_dir}"
+        )
+    tracking.print_summary(
+        f"\n{headline}\n" + tracking.score_table([(run.approach.name, result.scores)])
+    )
+    return float(result.scores.get(run.metrics.primary, 0.0))
+
+
+def keep(cache: Cache, parts: dict[str, Any], out_dir: Path) -> None:
+    """Store a finished cell's results.json and predictions.jsonl as its cache entry."""
+
+    def copy(entry: Path) -> None:
+        for name in ("results.json", "predictions.jsonl"):
+            shutil.copy2(out_dir / name, entry / name)
+
+    cache.get_or_build("cell", parts, copy)
+
+
+def replay(entry: Path, cfg: DictConfig, run: RunConfig, where: Place, elapsed: float) -> float:
+    """A cell whose exact computation already ran: its cached results, as this cell's."""
+    cached = CellResult.from_json(json.loads((entry / "results.json").read_text()))
+    rows = [json.loads(line) for line in (entry / "predictions.jsonl").read_text().splitlines()]
+    config = resolved(cfg)
+    result = dataclasses.replace(
+        cached,
+        name=where.name,
+        group=where.group,
+        config=config,
+        reused_cell=str(entry),
+        cost=dataclasses.replace(cached.cost, cell_cache_hit=True, replay_seconds=elapsed),
+        versions=provenance.versions(),
+        git_sha=provenance.git_sha(),
+    )
+    log.info("cell: already computed; reusing %s", entry)
+    with tracker(run, where, config, ["reused"]) as t:
+        adapter_entry = Path(cached.adapter_entry) if cached.adapter_entry else None
+        return finish(t, run, result, rows, adapter_entry)
+
+
+def record_failure(cfg: DictConfig, where: Place, error: BaseException) -> None:
+    """A failed sweep cell: results.json says so (the report lists it, the sweep exits 1)."""
+    result = CellResult(
+        status="failed",
+        name=where.name,
+        approach=OmegaConf.select(cfg, "approach.name"),
+        config=resolved(cfg),
+        error=f"{type(error).__name__}: {error}",
+    )
+    tracking.write_results(where.out_dir, result)
