@@ -43,7 +43,7 @@ def count_cells(task_overrides: list[str], sweeper_params: dict[str, Any]) -> in
 def sweep_total(sweep_dir: Path) -> int | None:
     try:
         return int(json.loads((sweep_dir / STATE).read_text())["cells"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):  # TypeError: a sweep it could not count
         return None
 
 
