@@ -74,7 +74,7 @@ def varying_axes(all_axes: Sequence[Mapping[str, Any]]) -> set[str]:
 
 
 def label(axes: Mapping[str, Any], varying: set[str], exclude: tuple[str, ...] = ()) -> str:
-    """"hybrid r=8 bm25": the cell's values of the varying axes, in AXES order."""
+    """ "hybrid r=8 bm25": the cell's values of the varying axes, in AXES order."""
     parts = [
         _AXIS_TEXT.get(axis, str)(axes[axis])
         for axis in AXES

@@ -82,8 +82,7 @@ def markdown_table(df: pd.DataFrame) -> tuple[str, dict[str, Any]]:
     text = pd.DataFrame(
         {
             col: [
-                md_cell(v) if col in NON_SCORE_COLUMNS or blank(v) else f"{v:.1f}"
-                for v in df[col]
+                md_cell(v) if col in NON_SCORE_COLUMNS or blank(v) else f"{v:.1f}" for v in df[col]
             ]
             for col in keep
         }
@@ -93,7 +92,7 @@ def markdown_table(df: pd.DataFrame) -> tuple[str, dict[str, Any]]:
 
 
 def constant_line(constant: dict[str, Any]) -> str:
-    """"Every cell: model `tiny-llama`, quant `none`." for the columns markdown_table left out."""
+    """ "Every cell: model `tiny-llama`, quant `none`." for the columns markdown_table left out."""
     return "Every cell: " + ", ".join(f"{k} `{md_cell(v)}`" for k, v in constant.items()) + "."
 
 

@@ -1,9 +1,9 @@
 """The report's four plots, each a PNG from the cells (or None when the sweep lacks what it needs).
 
-    scores.png               the score of every ok cell, with bootstrap 95% CIs
-    score_vs_lora_rank.png   the score against the LoRA rank, a line per approach
-    score_vs_cost.png        the score against training time and against answer latency
-    paired_differences.png   each cell minus the reference cell, question by question
+scores.png               the score of every ok cell, with bootstrap 95% CIs
+score_vs_lora_rank.png   the score against the LoRA rank, a line per approach
+score_vs_cost.png        the score against training time and against answer latency
+paired_differences.png   each cell minus the reference cell, question by question
 """
 
 from __future__ import annotations

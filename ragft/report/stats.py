@@ -22,7 +22,7 @@ class PairedDifference:
 
     @property
     def verdict(self) -> str:
-        """"better" or "worse" when the CI excludes 0, else "no clear difference"."""
+        """ "better" or "worse" when the CI excludes 0, else "no clear difference"."""
         return "better" if self.low > 0 else "worse" if self.high < 0 else "no clear difference"
 
 

@@ -15,7 +15,8 @@ if TYPE_CHECKING:  # pandas loads on first use: reading cells does not need it
 
 # Table columns of the axes (AXES order; the lora axis shows the rank), and what each
 # cell was scored on. These say where a cell is in the grid.
-AXIS_COLUMNS = (*("lora_r" if axis == "lora" else axis for axis in AXES), "n_eval")
+AXIS_COLUMN = {axis: "lora_r" if axis == "lora" else axis for axis in AXES}
+AXIS_COLUMNS = (*AXIS_COLUMN.values(), "n_eval")
 # Cost figures, by their results.json names (`Cost.figure`); train_seconds is special.
 COST_COLUMNS = (
     "train_seconds",
@@ -64,7 +65,7 @@ def table(cells: Sequence[Cell]) -> pd.DataFrame:
 
 def _row(c: Cell, metrics: Sequence[str]) -> dict[str, Any]:
     row: dict[str, Any] = {"job": c.job, "cell": c.label}
-    for axis, col in zip(AXES, AXIS_COLUMNS, strict=False):
+    for axis, col in AXIS_COLUMN.items():
         row[col] = c.approach if axis == "approach" else c.axes[axis]
     row["n_eval"] = c.n_eval
     for m in metrics:
