@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,11 @@ class Cell:
             values = list(self.per_question(metric).values())
             self._memo[key] = bootstrap_ci(values) if values else None
         return self._memo[key]
+
+
+def with_metric(cells: Sequence[Cell], metric: str) -> list[Cell]:
+    """The ok cells that have a `metric` score."""
+    return [c for c in cells if c.ok and metric in c.scores]
 
 
 def load_cells(sweep_dir: Path) -> list[Cell]:

@@ -72,11 +72,6 @@ def color(approach: str) -> str:
     return _OTHER_COLORS[sum(map(ord, approach)) % len(_OTHER_COLORS)]
 
 
-def with_metric(cells: Sequence[Cell], metric: str) -> list[Cell]:
-    """The ok cells that have a `metric` score."""
-    return [c for c in cells if c.ok and metric in c.scores]
-
-
 def error_bars(cells: Sequence[Cell], metric: str) -> np.ndarray:
     """Asymmetric error bars (in %) from each cell's CI; zero where a cell has none."""
     err = np.zeros((2, len(cells)))

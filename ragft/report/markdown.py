@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ragft.report.cells import Cell
-from ragft.report.figures import PLOT_FILES, with_metric
+from ragft.report.cells import Cell, with_metric
+from ragft.report.figures import PLOT_FILES
 from ragft.report.stats import PairedDifference
 from ragft.report.tables import AXIS_COLUMNS, NON_SCORE_COLUMNS
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ragft.report.axes import NA, label, varying_axes
-from ragft.report.cells import Cell
+from ragft.report.cells import Cell, with_metric
 from ragft.report.figures import (
     APPROACH_COLORS,
     color,
@@ -24,7 +24,6 @@ from ragft.report.figures import (
     percent,
     png_path,
     save,
-    with_metric,
 )
 from ragft.report.stats import paired_differences
 

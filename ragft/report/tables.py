@@ -13,8 +13,8 @@ from ragft.report.cells import Cell
 if TYPE_CHECKING:  # pandas loads on first use: reading cells does not need it
     import pandas as pd
 
-# Table columns of the axes (AXES order; the lora axis shows the rank), and what each
-# cell was scored on. These say where a cell is in the grid.
+# Where a cell is in the grid: a column per axis (AXES order; the lora axis shows the
+# rank), and n_eval, the number of questions it was scored on.
 AXIS_COLUMN = {axis: "lora_r" if axis == "lora" else axis for axis in AXES}
 AXIS_COLUMNS = (*AXIS_COLUMN.values(), "n_eval")
 # Cost figures, by their results.json names (`Cost.figure`); train_seconds is special.
