@@ -27,6 +27,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ragft.records import CellResult
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -443,6 +447,13 @@ def _primed_cache(inp: Inputs, work: Path) -> dict:
     return dict(os.environ, RAGFT_CACHE_DIR=str(cache))
 
 
+def _result(path: Path) -> CellResult:
+    """A cell's results.json, read through its record (never by string keys)."""
+    from ragft.records import CellResult
+
+    return CellResult.from_json(json.loads(path.read_text()))
+
+
 def row_cached_cell(inp: Inputs, s: Sizes) -> Row:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -450,7 +461,7 @@ def row_cached_cell(inp: Inputs, s: Sizes) -> Row:
         args = [*s.cell, "logger=none"]
         first = _run_py([*args, f"hydra.run.dir={work / 'a'}"], env)
         second = _run_py([*args, f"hydra.run.dir={work / 'b'}"], env)
-        replay = json.loads((work / "b" / "results.json").read_text())
+        replay = _result(work / "b" / "results.json")
         same = (work / "a" / "predictions.jsonl").read_text() == (
             work / "b" / "predictions.jsonl"
         ).read_text()
@@ -464,7 +475,7 @@ def row_cached_cell(inp: Inputs, s: Sizes) -> Row:
     row.ragft_value, row.plain_value, row.ratio = second, first, first / second
     row.notes["cell"] = " ".join(args)
     row.notes["same predictions"] = same
-    row.notes["replay seconds inside run.py"] = replay["cost"].get("replay_seconds")
+    row.notes["replay seconds inside run.py"] = replay.cost.replay_seconds
     return row
 
 
@@ -483,8 +494,9 @@ def row_sweep(inp: Inputs, s: Sizes) -> Row:
         env = dict(os.environ, RAGFT_CACHE_DIR=str(work / "cache"))  # cold: conversion too
         sweep_dir = Path(s.sweep_dir) if s.sweep_dir else work / "sweep"
         wall = _run_py(["-m", "experiment=compare", *s.sweep, f"hydra.sweep.dir={sweep_dir}"], env)
-        cells = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob("*/results.json"))]
-    stages = {c["approach"]: {k: c["cost"].get(k, 0.0) for k in stage_keys} for c in cells}
+        cells = [_result(p) for p in sorted(sweep_dir.glob("*/results.json"))]
+    # train_seconds as the cell recorded it (0 on a cache hit): cached stages count 0.
+    stages = {c.approach: {k: c.cost.figure(k) or 0.0 for k in stage_keys} for c in cells}
     total = sum(sum(v.values()) for v in stages.values())
     row = Row(
         "sweep",
