@@ -196,9 +196,7 @@ def test_the_lock_makes_a_second_caller_wait_and_reuse_the_first_build(tmp_path)
     first = threading.Thread(target=lambda: results.update(a=cache.get_or_build("k", PARTS, slow)))
     first.start()
     assert started.wait(10)
-    second = threading.Thread(
-        target=lambda: results.update(b=cache.get_or_build("k", PARTS, fast))
-    )
+    second = threading.Thread(target=lambda: results.update(b=cache.get_or_build("k", PARTS, fast)))
     second.start()
     second.join(0.5)
     assert second.is_alive(), "the second caller did not wait for the first one's lock"
