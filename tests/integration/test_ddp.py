@@ -18,14 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import ROOT, TINY, run_py
+from ..helpers import ROOT, TINY, run_py
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DDP = ("trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp")
 # Enough training that the answers are not all empty: a seen phrasing, full fine-tuning.
 SMALL = (
-    "data.n_entities=2",
     "data.n_train_phrasings=2",
     "data.eval_split=seen",
     "generation.max_new_tokens=8",

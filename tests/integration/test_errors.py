@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .helpers import run_py
+from ..helpers import run_py
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,6 @@ def test_unknown_lora_target_lists_the_models_linear_modules(tmp_path):
         tmp_path / "out",
         "approach=finetune",
         "lora.target_modules=[q_proj,qkv]",
-        "data.n_entities=2",
     )
     _fails(res, "lora.target_modules", "qkv", "q_proj", "down_proj")
 

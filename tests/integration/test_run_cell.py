@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from .helpers import run_py
+from ..helpers import N_EVAL, run_py
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def _check_common(res, n_eval: int) -> dict:
 
 def test_base_cell_writes_well_formed_outputs(tmp_path):
     res = run_py(tmp_path / "out", "approach=base", "retriever=none")
-    results = _check_common(res, n_eval=16)
+    results = _check_common(res, n_eval=N_EVAL)
     assert set(results["scores"]) == ANSWER_KEYS  # no retrieval, no retrieval scores
     assert all(row["passages"] == [] for row in res.predictions)
     assert all("Context:" not in row["prompt"] for row in res.predictions)
@@ -54,10 +54,13 @@ def test_rag_cell_retrieves_gold_documents_and_logs_to_wandb(tmp_path):
         "logger=wandb",
         "logger.mode=offline",
     )
-    results = _check_common(res, n_eval=16)
+    results = _check_common(res, n_eval=N_EVAL)
     assert set(results["scores"]) == ANSWER_KEYS | {"recall_at_k", "mrr"}
-    # retrieval does not depend on the (random) model: the entity's name finds its document
+    # retrieval does not depend on the (random) model: the entity's name finds its document.
+    # With two documents, 3 passages nearly always hold both, so recall@3 alone says little;
+    # MRR says the gold document comes first.
     assert results["scores"]["recall_at_k"] >= 0.9
+    assert results["scores"]["mrr"] >= 0.9
     for row in res.predictions:
         assert len(row["passages"]) == 3
         assert [p["rank"] for p in row["passages"]] == [1, 2, 3]
@@ -69,9 +72,17 @@ def test_rag_cell_retrieves_gold_documents_and_logs_to_wandb(tmp_path):
 
 @pytest.mark.parametrize("retriever", ["bm25", "hybrid"])
 def test_rag_cell_with_sparse_and_hybrid_retrievers(tmp_path, retriever):
-    res = run_py(tmp_path / "out", "approach=rag", f"retriever={retriever}", "data.max_eval=6")
+    res = run_py(
+        tmp_path / "out",
+        "approach=rag",
+        f"retriever={retriever}",
+        "retriever.k=1",
+        "data.max_eval=6",
+    )
     results = _check_common(res, n_eval=6)
+    # k=1 of two documents' chunks: the one passage must come from the gold document
     assert results["scores"]["recall_at_k"] >= 0.8
+    assert all(len(row["passages"]) == 1 for row in res.predictions)
     assert results["config"]["retriever"]["name"] == retriever
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import ROOT, TINY
+from ..helpers import ROOT, TINY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import run_py
+from ..helpers import run_py
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SMALL = (
-    "data.n_entities=2",
     "data.n_train_phrasings=1",
     "trainer.max_epochs=1",
     "trainer.batch_size=4",

@@ -1,4 +1,8 @@
-"""Shared pieces of the reliability suite: many run.py invocations in one process, warm caches."""
+"""Shared pieces of the reliability suite: many run.py invocations in one process, warm caches.
+
+The tiny setting (TINY), ROOT and run_cmd come from tests/helpers.py, shared with the
+integration suite.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-TINY = ("model=tiny-llama", "logger=none", "data.n_entities=2", "generation.max_new_tokens=4")
 MODEL_KINDS = ("tokenizer", "tiny-model")  # cache entries every tiny-model cell needs
 
 
@@ -63,13 +65,6 @@ def warm_model_cache() -> Path:
     )
     modeling.load(cfg, QuantConfig(), Cache(root), seed=0)
     return root
-
-
-def run_cmd(*overrides: str, tiny: bool = True) -> list[str]:
-    """`python run.py [-m] TINY... OVERRIDES...` (Hydra wants its flags before overrides)."""
-    flags = [o for o in overrides if o.startswith("-")]
-    rest = [o for o in overrides if not o.startswith("-")]
-    return [sys.executable, str(ROOT / "run.py"), *flags, *(TINY if tiny else ()), *rest]
 
 
 def files_under(*folders: Path) -> list[Path]:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import TINY, run_many
+from ..helpers import TINY
+from .helpers import run_many
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,8 @@ import pytest
 
 from ragft.cache import Cache, verify
 
-from .helpers import ROOT, run_cmd, run_many, seed_cache, warm_model_cache
+from ..helpers import ROOT, run_cmd
+from .helpers import run_many, seed_cache, warm_model_cache
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import ROOT, files_under, run_cmd, seed_cache, warm_model_cache
+from ..helpers import ROOT, run_cmd
+from .helpers import files_under, seed_cache, warm_model_cache
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

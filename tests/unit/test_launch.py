@@ -82,7 +82,7 @@ def test_slurm_preset_gives_one_task_per_gpu_on_every_node():
 
     from ragft import config
 
-    from ..integration.helpers import ROOT
+    from ..helpers import ROOT
 
     config.register()
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):

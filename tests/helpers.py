@@ -1,0 +1,62 @@
+"""The one way tests run ragft as a user does, with the one tiny-model setting.
+
+`TINY` is the override tuple every run.py-level test starts from: the tiny random Llama, no
+logger, two fictional entities (8 eval questions: 2 documents x 4 facts) and 4 new tokens.
+Two entities keep every cell fast on a 2-core machine; tests that need retrieval to *choose*
+between documents ask for k=1 or check MRR (gold ranked first), so they stay meaningful.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+N_ENTITIES = 2
+FACTS_PER_ENTITY = 4  # the fictional knowledge base's attributes per entity
+N_EVAL = N_ENTITIES * FACTS_PER_ENTITY  # eval questions of a TINY cell (one phrasing a fact)
+TINY = (
+    "model=tiny-llama",
+    "logger=none",
+    f"data.n_entities={N_ENTITIES}",
+    "generation.max_new_tokens=4",
+)
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+    out_dir: Path
+
+    @property
+    def results(self) -> dict:
+        return json.loads((self.out_dir / "results.json").read_text())
+
+    @property
+    def predictions(self) -> list[dict]:
+        lines = (self.out_dir / "predictions.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
+
+def run_cmd(*overrides: str, tiny: bool = True) -> list[str]:
+    """`python run.py [-m] TINY... OVERRIDES...` (Hydra wants its flags before overrides)."""
+    flags = [o for o in overrides if o.startswith("-")]
+    rest = [o for o in overrides if not o.startswith("-")]
+    return [sys.executable, str(ROOT / "run.py"), *flags, *(TINY if tiny else ()), *rest]
+
+
+def run_py(out_dir: Path, *overrides: str, tiny: bool = True, timeout: int = 600) -> Result:
+    """`python run.py TINY... hydra.run.dir=OUT_DIR OVERRIDES...` in a subprocess."""
+    proc = subprocess.run(
+        run_cmd(f"hydra.run.dir={out_dir}", *overrides, tiny=tiny),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr, out_dir)
