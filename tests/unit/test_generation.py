@@ -103,15 +103,15 @@ def test_cost_figures(tiny):
     model, tok = tiny
     out, cost = _gen(model, tok, PROMPTS, batch_size=0, max_new_tokens=3)
     assert set(cost) == COST_KEYS
-    assert cost["generate_batch_size"] == 16  # batch_size=0 on the CPU
-    assert cost["generated_tokens"] == sum(o.new_tokens for o in out)
+    assert cost.generate_batch_size == 16  # batch_size=0 on the CPU
+    assert cost.generated_tokens == sum(o.new_tokens for o in out)
     assert all(0 <= o.new_tokens <= 3 for o in out)
-    assert cost["generate_seconds"] > 0
-    assert cost["seconds_per_question"] == pytest.approx(
-        cost["generate_seconds"] / len(PROMPTS), abs=1e-3
+    assert cost.generate_seconds > 0
+    assert cost.seconds_per_question == pytest.approx(
+        cost.generate_seconds / len(PROMPTS), abs=1e-3
     )
-    assert cost["generate_tokens_per_s"] == pytest.approx(
-        cost["generated_tokens"] / cost["generate_seconds"], rel=0.05
+    assert cost.generate_tokens_per_s == pytest.approx(
+        cost.generated_tokens / cost.generate_seconds, rel=0.05
     )
 
 
@@ -146,7 +146,7 @@ def test_decoding_stops_at_the_end_marker_and_counts_tokens_before_it(tiny):
     out, cost = _gen(fake, tok, ["q one", "q two two"], batch_size=2, max_new_tokens=10)
     assert [o.new_tokens for o in out] == [len(words), len(words)]
     assert [o.text for o in out] == [" Paris France", " Paris France"]
-    assert cost["generated_tokens"] == 2 * len(words)
+    assert cost.generated_tokens == 2 * len(words)
     assert fake.kwargs["do_sample"] is False and fake.kwargs["num_beams"] == 1
     assert fake.kwargs["pad_token_id"] == tok.pad_token_id
     assert end in fake.kwargs["eos_token_id"]
@@ -161,7 +161,7 @@ def test_an_out_of_memory_batch_is_retried_at_half_the_size(tiny):
     # 8 (all 5 prompts) and 4 run out of memory; then batches of 2 go through
     assert fake.batches == [5, 4, 2, 2, 1]
     assert [o.text for o in out] == ["ok"] * 5
-    assert cost["generate_batch_size"] == 8  # the size asked for first
+    assert cost.generate_batch_size == 8  # the size asked for first
     with pytest.raises(torch.cuda.OutOfMemoryError):
         _gen(FakeModel([1], oom_above=0), tok, ["q"], batch_size=1)
 

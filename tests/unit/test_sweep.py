@@ -63,12 +63,6 @@ def test_sweep_total_reads_the_state_file(tmp_path):
     assert sweep_total(tmp_path) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="on_multirun_start writes {'cells': null} when it cannot count the cells, and "
-    "sweep_total then raises TypeError (int(None)) in every cell's on_job_start",
-)
 def test_sweep_total_of_an_uncounted_sweep_is_none(tmp_path):
     (tmp_path / STATE).write_text(json.dumps({"cells": None}))
     assert sweep_total(tmp_path) is None

@@ -5,7 +5,6 @@ come from the reference tool (git, platform, hashlib), never from tracking itsel
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import platform
@@ -14,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from ragft import tracking
+from ragft import files, provenance, tracking
 from ragft.config import LoggerConfig
-from ragft.tracking import Tracker, flatten, git_sha, score_table, sweep_group, wandb_mode
+from ragft.provenance import git_sha
+from ragft.records import CellResult
+from ragft.tracking import Tracker, flatten, score_table, sweep_group, wandb_mode
 
 CONFIG = {"approach": {"name": "rag"}, "retriever": {"name": "bm25", "k": 3}, "seed": 0}
 RESULTS = {
@@ -70,14 +71,7 @@ def _tracker(out_dir: Path, logger: LoggerConfig) -> Tracker:
 
 
 def _record(tracker: Tracker, results: dict, predictions: list[dict]) -> None:
-    """Tracker.record with today's dict, or with the typed record once it takes one."""
-    first = next(iter(inspect.signature(tracker.record).parameters.values()))
-    if "CellResult" in str(first.annotation):
-        from ragft.records import CellResult
-
-        tracker.record(CellResult.from_json(results), predictions)
-    else:
-        tracker.record(results, predictions)
+    tracker.record(CellResult.from_json(results), predictions)
 
 
 # pure helpers ---------------------------------------------------------------------------
@@ -123,17 +117,17 @@ def test_score_table_by_hand():
 def test_versions_names_python_platform_and_installed_packages():
     import torch
 
-    v = tracking.versions()
+    v = provenance.versions()
     assert v["python"] == platform.python_version()
     assert v["platform"] == platform.platform()
     assert v["torch"] == torch.__version__
-    assert set(v) <= {"python", "platform", *tracking.PACKAGES}
+    assert set(v) <= {"python", "platform", *provenance.PACKAGES}
     assert all(isinstance(x, str) and x for x in v.values())
 
 
 def test_a_package_that_is_not_installed_is_left_out(monkeypatch):
-    monkeypatch.setattr(tracking, "PACKAGES", ("torch", "no-such-package-ragft-test"))
-    assert set(tracking.versions()) == {"python", "platform", "torch"}
+    monkeypatch.setattr(provenance, "PACKAGES", ("torch", "no-such-package-ragft-test"))
+    assert set(provenance.versions()) == {"python", "platform", "torch"}
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -148,7 +142,7 @@ def test_git_sha_is_the_head_commit_plus_dirty_for_tracked_changes(monkeypatch, 
     _git(tmp_path, "commit", "-q", "-m", "first")
     head = _git(tmp_path, "rev-parse", "HEAD").strip()
     assert len(head) == 40 and all(c in "0123456789abcdef" for c in head)
-    monkeypatch.setattr(tracking, "PROJECT_DIR", tmp_path)
+    monkeypatch.setattr(provenance, "PROJECT_DIR", tmp_path)
     assert git_sha() == head
     (tmp_path / "untracked.txt").write_text("new\n")
     assert git_sha() == head  # untracked files do not make a checkout dirty
@@ -157,29 +151,29 @@ def test_git_sha_is_the_head_commit_plus_dirty_for_tracked_changes(monkeypatch, 
 
 
 def test_git_sha_is_none_outside_a_checkout_or_without_git(monkeypatch, tmp_path):
-    monkeypatch.setattr(tracking, "PROJECT_DIR", tmp_path)  # not a git checkout
+    monkeypatch.setattr(provenance, "PROJECT_DIR", tmp_path)  # not a git checkout
     assert git_sha() is None
 
     def no_git(*args, **kwargs):
         raise FileNotFoundError("git")
 
-    monkeypatch.setattr(tracking.subprocess, "run", no_git)
+    monkeypatch.setattr(provenance.subprocess, "run", no_git)
     assert git_sha() is None
 
 
 def test_unwritable_reason(tmp_path):
-    assert tracking.unwritable_reason(tmp_path) is None
+    assert files.unwritable_reason(tmp_path) is None
     deep = tmp_path / "not" / "yet" / "there"
-    assert tracking.unwritable_reason(deep) is None
+    assert files.unwritable_reason(deep) is None
     assert not (tmp_path / "not").exists()  # asking creates nothing
     f = tmp_path / "file.txt"
     f.write_text("x")
-    assert tracking.unwritable_reason(f) == f"{f} is a file, not a folder"
-    assert tracking.unwritable_reason(f / "sub") == f"{f} is a file, not a folder"
+    assert files.unwritable_reason(f) == f"{f} is a file, not a folder"
+    assert files.unwritable_reason(f / "sub") == f"{f} is a file, not a folder"
     if os.geteuid() != 0:  # root may write anywhere
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o500)
-        assert tracking.unwritable_reason(ro / "x") == f"{ro} is not writable by this user"
+        assert files.unwritable_reason(ro / "x") == f"{ro} is not writable by this user"
 
 
 # Tracker without W&B ---------------------------------------------------------------------
