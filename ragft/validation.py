@@ -373,11 +373,15 @@ def metrics_rule(run: RunConfig, approach: Approach | None) -> Problems:
         p.append(f"metrics.answer=[] must name at least one of: {', '.join(ANSWER_METRICS)}")
     for name in m.answer:
         p += one_of("metrics.answer", name, ANSWER_METRICS)
-    scored = [*m.answer, *RETRIEVAL_METRICS]
-    if m.primary not in scored:
+    known = (*ANSWER_METRICS, *RETRIEVAL_METRICS)
+    if m.primary not in known:
+        p += one_of("metrics.primary", m.primary, known)
+    elif m.primary in ANSWER_METRICS and m.primary not in m.answer:
+        given = [name for name in m.answer if name in ANSWER_METRICS]
         p.append(
-            f"metrics.primary={m.primary!r} is not a score this run gives; choose one of: "
-            f"{', '.join(dict.fromkeys(scored))}"
+            f"metrics.primary={m.primary!r} is not scored: it is not in "
+            f"metrics.answer={list(m.answer)}; choose one of: "
+            f"{', '.join([*given, *RETRIEVAL_METRICS])}, or add it to metrics.answer"
         )
     return p
 
