@@ -66,7 +66,9 @@ def composed():
 
 @pytest.mark.parametrize("variant", list(IDENTITY_HASHES))
 def test_cell_identity_is_unchanged(composed, variant, tmp_path, monkeypatch):
-    monkeypatch.setattr(validation, "bitsandbytes_installed", lambda: True)  # quant=nf4 anywhere
+    monkeypatch.setattr(
+        validation.checks, "bitsandbytes_installed", lambda: True
+    )  # quant=nf4 anywhere
     qa = tmp_path / "qa.jsonl"
     qa.write_text('{"id": "q1", "question": "Who?", "answers": ["Me"]}\n')
     run = validate(composed(variant.format(qa=qa).split()))
@@ -146,7 +148,7 @@ def test_validation_imports_no_torch():
 @pytest.mark.parametrize("approach", list(APPROACHES))
 @pytest.mark.parametrize("model", ["smollm2-135m", "tiny-llama"])
 def test_the_shipped_options_are_valid(composed, approach, model, monkeypatch):
-    monkeypatch.setattr(validation, "bitsandbytes_installed", lambda: True)
+    monkeypatch.setattr(validation.checks, "bitsandbytes_installed", lambda: True)
     for extra in ([], ["trainer=gpu"], ["trainer=ddp"], ["quant=nf4"], ["logger=none"]):
         validate(composed([f"approach={approach}", f"model={model}", *extra]))
 
@@ -379,7 +381,7 @@ def test_valid_values_at_the_edges():
 
 
 def test_bitsandbytes_is_needed_for_quantised_weights(monkeypatch):
-    monkeypatch.setattr(validation, "bitsandbytes_installed", lambda: False)
+    monkeypatch.setattr(validation.checks, "bitsandbytes_installed", lambda: False)
     got = problems(quant__name="nf4")
     assert got == ["quant=nf4 needs bitsandbytes (pip install 'bitsandbytes>=0.47')"]
 
