@@ -1,41 +1,42 @@
-"""The configuration schema (Hydra structured configs) and the one-place validation.
+"""The configuration schema (Hydra structured configs) and a cell's cache identity.
 
 YAML files under conf/ hold values; the dataclasses here hold the schema, so a misspelt key
-or a wrong type fails when Hydra composes the config. Rules that span several keys live in
-`validate`, which lists every problem at once before any weights load.
+or a wrong type fails when Hydra composes the config. Rules on values and across keys live in
+`ragft.validation`, which lists every problem at once before any weights load; `validate`
+here is its entry point.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from ragft.errors import ConfigError
-from ragft.hub import hub_offline, looks_local, model_path_problems  # noqa: F401
+from ragft.approaches import APPROACHES as APPROACH_RECORDS
+from ragft.approaches import RAFT, SLICE_KINDS, Approach, applies, uses
 
-APPROACHES = {
-    # name: (trains, trains with retrieved context, retrieves at eval)
-    "base": (False, False, False),
-    "rag": (False, False, True),
-    "finetune": (True, False, False),
-    "hybrid": (True, False, True),
-    "raft": (True, True, True),
-}
-MODEL_SOURCES = ("package-gguf", "hf", "tiny-random")
+# The names each option key allows. They restate the keys of the dispatch dicts (which import
+# torch); tests/unit/test_config.py checks that they are equal.
+MODEL_SOURCES = ("package-gguf", "hf", "tiny-random")  # modeling.RESOLVERS
+RETRIEVER_NAMES = ("none", "bm25", "dense", "hybrid")  # "none" + retrieval.RETRIEVERS
+DATA_NAMES = ("fictional-kb", "qa-jsonl", "alpaca-jsonl")  # data.LOADERS
+ANSWER_METRICS = ("exact_match", "f1", "contains", "rouge_l", "bleu")  # metrics.ANSWER_METRICS
+RETRIEVAL_METRICS = ("recall_at_k", "mrr")  # metrics.RETRIEVAL_METRICS
+QUANT_NAMES = ("none", "int8", "nf4")  # conf/quant/
+LORA_NAMES = ("none", "default")  # conf/lora/
+METRICS_NAMES = ("qa",)  # conf/metrics/
+LOGGER_NAMES = ("none", "wandb")  # conf/logger/
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-RETRIEVER_NAMES = ("none", "bm25", "dense", "hybrid")
-QUANT_NAMES = ("none", "int8", "nf4")
-LORA_NAMES = ("none", "default")
-DATA_NAMES = ("fictional-kb", "qa-jsonl", "alpaca-jsonl")
 EVAL_SPLITS = ("heldout", "seen")
 OBJECTIVES = ("qa", "cpt", "qa+cpt")
-LOGGER_NAMES = ("none", "wandb")
 WANDB_MODES = ("offline", "online", "disabled")
-ANSWER_METRICS = ("exact_match", "f1", "contains", "rouge_l", "bleu")
+
+# Kept for ragft/report.py: name -> (trains, trains with retrieved context, retrieves at eval).
+APPROACHES = {
+    a.name: (a.trains, a.trains_with_context, a.retrieves) for a in APPROACH_RECORDS.values()
+}
 
 
 @dataclass
@@ -45,16 +46,20 @@ class ApproachConfig:
     raft_distractors: int = 1  # distractor passages per RAFT training prompt
 
     @property
+    def record(self) -> Approach:
+        return APPROACH_RECORDS[self.name]
+
+    @property
     def trains(self) -> bool:
-        return APPROACHES[self.name][0]
+        return self.record.trains
 
     @property
     def trains_with_context(self) -> bool:
-        return APPROACHES[self.name][1]
+        return self.record.trains_with_context
 
     @property
     def retrieves(self) -> bool:
-        return APPROACHES[self.name][2]
+        return self.record.retrieves
 
 
 @dataclass
@@ -219,163 +224,36 @@ def register() -> None:
     ConfigStore.instance().store(name="ragft_schema", node=RunConfig)
 
 
-def _one_of(problems: list[str], key: str, value: object, allowed: tuple) -> None:
-    if value not in allowed:
-        problems.append(f"{key}={value!r} is not allowed; choose one of: {', '.join(allowed)}")
-
-
 def validate(cfg: DictConfig | RunConfig, in_sweep: bool = False) -> RunConfig:
-    """Check the rules that span keys; return the typed config or raise one ConfigError.
+    """The typed config, or one ConfigError listing every problem (see `ragft.validation`)."""
+    from ragft.validation import validate as validate_config
 
-    `objective` left at null becomes "qa". A training objective given to an approach that
-    does not train is a contradiction in a single run; in a sweep (`in_sweep`) it is a
-    sweep-wide setting meant for the training cells, and the other cells ignore it.
-    """
-    if not isinstance(cfg, RunConfig):
-        missing = sorted(OmegaConf.missing_keys(cfg))
-        if missing:
-            raise ConfigError([f"{k} is required (give {k}=...)" for k in missing])
-    run = cfg if isinstance(cfg, RunConfig) else OmegaConf.to_object(cfg)
-    p: list[str] = []
-    _one_of(p, "approach", run.approach.name, tuple(APPROACHES))
-    _one_of(p, "model.source", run.model.source, MODEL_SOURCES)
-    _one_of(p, "model.dtype", run.model.dtype, DTYPES)
-    _one_of(p, "retriever", run.retriever.name, RETRIEVER_NAMES)
-    _one_of(p, "quant", run.quant.name, QUANT_NAMES)
-    _one_of(p, "quant.compute_dtype", run.quant.compute_dtype, DTYPES)
-    _one_of(p, "lora", run.lora.name, LORA_NAMES)
-    _one_of(p, "data", run.data.name, DATA_NAMES)
-    _one_of(p, "data.eval_split", run.data.eval_split, EVAL_SPLITS)
-    if run.objective is not None:
-        _one_of(p, "objective", run.objective, OBJECTIVES)
-        if run.approach.name in APPROACHES and not run.approach.trains:
-            if in_sweep:
-                run.objective = "qa"  # meant for the sweep's training cells; ignored here
-            else:
-                p.append(
-                    f"objective={run.objective} is a training objective, but "
-                    f"approach={run.approach.name} does not train; drop objective=... or "
-                    "choose approach=finetune, hybrid or raft"
-                )
-    else:
-        run.objective = "qa"
-    _one_of(p, "logger", run.logger.name, LOGGER_NAMES)
-    if run.logger.mode is not None:
-        _one_of(p, "logger.mode", run.logger.mode, WANDB_MODES)
-    for m in run.metrics.answer:
-        _one_of(p, "metrics.answer", m, ANSWER_METRICS)
-
-    r = run.retriever
-    if run.approach.name in APPROACHES and run.approach.retrieves and r.name == "none":
-        p.append(
-            f"approach={run.approach.name} retrieves at eval but retriever=none; "
-            "choose retriever=bm25, dense or hybrid (or approach=base / finetune)"
-        )
-    if r.k <= 0:
-        p.append(f"retriever.k={r.k} must be a positive integer")
-    if r.chunk_size <= 0:
-        p.append(f"retriever.chunk_size={r.chunk_size} must be positive")
-    if not 0 <= r.chunk_overlap < max(r.chunk_size, 1):
-        p.append(
-            f"retriever.chunk_overlap={r.chunk_overlap} must be >= 0 and smaller than "
-            f"retriever.chunk_size={r.chunk_size}"
-        )
-    if r.candidates < r.k:
-        p.append(f"retriever.candidates={r.candidates} must be >= retriever.k={r.k}")
-    if r.rrf_k < 0:
-        p.append(f"retriever.rrf_k={r.rrf_k} must be >= 0")
-
-    a = run.approach
-    if not 0.0 <= a.raft_gold_share <= 1.0:
-        p.append(f"approach.raft_gold_share={a.raft_gold_share} must be between 0 and 1")
-    if a.raft_distractors < 0:
-        p.append(f"approach.raft_distractors={a.raft_distractors} must be >= 0")
-
-    d = run.data
-    if d.name in ("qa-jsonl", "alpaca-jsonl") and not d.path:
-        p.append(f"data={d.name} needs data.path=<a .jsonl file>")
-    if d.name == "fictional-kb":
-        if d.n_entities < 2:
-            p.append(f"data.n_entities={d.n_entities} must be >= 2")
-        if not 1 <= d.n_train_phrasings <= 6:
-            p.append(f"data.n_train_phrasings={d.n_train_phrasings} must be between 1 and 6")
-    if not 0.0 < d.eval_fraction <= 1.0:
-        p.append(f"data.eval_fraction={d.eval_fraction} must be in (0, 1]")
-    if d.max_eval is not None and d.max_eval <= 0:
-        p.append(f"data.max_eval={d.max_eval} must be positive (or null for all)")
-    if run.approach.name in APPROACHES and run.approach.retrieves:
-        if d.name != "fictional-kb" and not d.corpus_path:
-            p.append(f"approach={run.approach.name} with data={d.name} needs data.corpus_path")
-
-    m = run.model
-    if m.source == "package-gguf" and not m.package:
-        p.append("model.source=package-gguf needs model.package (the module that ships it)")
-    if m.source == "hf" and not m.path:
-        p.append("model.source=hf needs model.path=<local directory or hub id>")
-    if m.source == "hf" and m.path:
-        p += model_path_problems(m.path, m.revision)
-    if m.max_input_tokens <= 0:
-        p.append(f"model.max_input_tokens={m.max_input_tokens} must be positive")
-
-    g = run.generation
-    if g.max_new_tokens <= 0:
-        p.append(f"generation.max_new_tokens={g.max_new_tokens} must be positive")
-    if g.batch_size < 0:
-        p.append(f"generation.batch_size={g.batch_size} must be positive (or 0: fill the GPU)")
-
-    if run.approach.name in APPROACHES and run.approach.trains:
-        _validate_training(run, p)
-    if p:
-        raise ConfigError(p)
-    return run
-
-
-def _validate_training(run: RunConfig, p: list[str]) -> None:
-    if run.lora.name == "default" and run.lora.r <= 0:
-        p.append(f"lora.r={run.lora.r} must be a positive integer")
-    if run.lora.name == "default" and not 0.0 <= run.lora.dropout < 1.0:
-        p.append(f"lora.dropout={run.lora.dropout} must be in [0, 1)")
-    if run.lora.name == "none" and run.quant.name != "none":
-        p.append(
-            f"quant={run.quant.name} with lora=none: full fine-tuning cannot update 4/8-bit "
-            "weights; use lora=default (QLoRA) or quant=none"
-        )
-    if run.quant.name != "none" and importlib.util.find_spec("bitsandbytes") is None:
-        p.append(f"quant={run.quant.name} needs bitsandbytes (pip install 'bitsandbytes>=0.47')")
-    t = run.trainer
-    if t.max_epochs <= 0 and t.max_steps <= 0:
-        p.append(f"trainer.max_epochs={t.max_epochs} must be positive (or set trainer.max_steps)")
-    if t.learning_rate <= 0:
-        p.append(f"trainer.learning_rate={t.learning_rate} must be positive")
-    if t.batch_size <= 0:
-        p.append(f"trainer.batch_size={t.batch_size} must be positive")
+    return validate_config(cfg, in_sweep)
 
 
 def cell_identity(run: RunConfig) -> dict[str, Any]:
     """The parts of a config that decide a cell's result, for the finished-cell cache.
 
-    Axes that do not apply to the approach are dropped, so e.g. `approach=base` with
-    retriever=bm25 and with retriever=dense is one computation, and so is a rag cell under
-    every lora rank. Logging, cache location and Hydra's own settings never matter.
+    Slices that do not apply to the approach (`approaches.applies`) are dropped, so e.g.
+    `approach=base` with retriever=bm25 and with retriever=dense is one computation, and so
+    is a rag cell under every lora rank. Logging, cache location and Hydra's own settings never
+    matter; the data's content is fingerprinted instead of its config.
     """
-    from dataclasses import asdict
-
+    approach = run.approach.record
     ident = asdict(run)
-    for key in ("logger", "cache", "data"):  # the data's content is fingerprinted instead
+    for key in ("logger", "cache", "data"):
         ident.pop(key)
-    ident["approach"] = {"name": run.approach.name}
-    if run.approach.trains_with_context:
+    ident["approach"] = {"name": approach.name}
+    if uses(approach, RAFT):
         ident["approach"].update(
             raft_gold_share=run.approach.raft_gold_share,
             raft_distractors=run.approach.raft_distractors,
         )
-    if not run.approach.trains:
-        for key in ("lora", "trainer", "objective"):
+    for key in SLICE_KINDS:
+        if not applies(key, approach):
             ident.pop(key)
-    else:
-        ident["trainer"].pop("name")
-    if not (run.approach.retrieves or run.approach.trains_with_context):
-        ident.pop("retriever")
+    if "trainer" in ident:
+        ident["trainer"].pop("name")  # a label: trainer=cpu and a custom one alike
     if run.model.source != "tiny-random":
         ident["model"].pop("tiny")
     return ident

