@@ -20,7 +20,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ragft import cell, config, data, metrics, prompting, ranks, runtime, tracking
+from ragft import cell, config, data, metrics, prompting, ranks, runtime, tracking, validation
 from ragft.cache import Cache, hash_key
 from ragft.errors import RagftError
 from ragft.records import Cost
@@ -52,7 +52,7 @@ def main(cfg: DictConfig) -> float | None:
 
 def run_cell(cfg: DictConfig, where: cell.Place) -> float:
     """Run one cell; write its files; return the primary score (for Hydra sweepers)."""
-    run = config.validate(cfg, where.in_sweep)  # every config problem at once, before any work
+    run = validation.validate(cfg, where.in_sweep)  # every config problem at once, before any work
     rank = ranks.global_rank()  # > 0 only in a rank of a SLURM / torchrun job (trainer=ddp)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     clock = runtime.Stopwatch()

@@ -2,8 +2,7 @@
 
 YAML files under conf/ hold values; the dataclasses here hold the schema, so a misspelt key
 or a wrong type fails when Hydra composes the config. Rules on values and across keys live in
-`ragft.validation`, which lists every problem at once before any weights load; `validate`
-here is its entry point.
+`ragft.validation` (`validate`), which lists every problem at once before any weights load.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from ragft.approaches import APPROACHES as APPROACH_RECORDS
 from ragft.approaches import RAFT, SLICE_KINDS, Approach, applies, uses
@@ -32,11 +31,6 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 EVAL_SPLITS = ("heldout", "seen")
 OBJECTIVES = ("qa", "cpt", "qa+cpt")
 WANDB_MODES = ("offline", "online", "disabled")
-
-# Kept for ragft/report.py: name -> (trains, trains with retrieved context, retrieves at eval).
-APPROACHES = {
-    a.name: (a.trains, a.trains_with_context, a.retrieves) for a in APPROACH_RECORDS.values()
-}
 
 
 @dataclass
@@ -222,13 +216,6 @@ OmegaConf.register_new_resolver("ragft_path_safe", _path_safe, replace=True)
 def register() -> None:
     """Put the schema in Hydra's ConfigStore; conf/config.yaml lists it first in its defaults."""
     ConfigStore.instance().store(name="ragft_schema", node=RunConfig)
-
-
-def validate(cfg: DictConfig | RunConfig, in_sweep: bool = False) -> RunConfig:
-    """The typed config, or one ConfigError listing every problem (see `ragft.validation`)."""
-    from ragft.validation import validate as validate_config
-
-    return validate_config(cfg, in_sweep)
 
 
 def cell_identity(run: RunConfig) -> dict[str, Any]:

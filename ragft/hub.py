@@ -1,5 +1,5 @@
 """Where a Hugging Face model lives: a local folder or a hub id, and whether it can be loaded
-offline. Light (no torch): `config.validate` and the model stage both ask it.
+offline. Light (no torch): `validation` and the model stage both ask it.
 """
 
 from __future__ import annotations

@@ -77,8 +77,6 @@ def _load(
     seed: int,
     make: Callable[[dict, str, str], QAExample],
 ) -> Dataset:
-    if not 0.0 < eval_fraction <= 1.0:
-        raise ValueError(f"eval_fraction={eval_fraction} must be in (0, 1]")
     ids = IdRegistry(path)
     rows: list[_Row] = []
     for line, obj in read_jsonl(path):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ragft.config import ApproachConfig, RunConfig, validate
+from ragft.config import ApproachConfig, RunConfig
 from ragft.errors import ConfigError
+from ragft.validation import validate
 
 
 def cell(approach: str, objective: str | None = None) -> RunConfig:

@@ -11,9 +11,10 @@ from omegaconf import OmegaConf
 
 from ragft import cell
 from ragft.cache import Cache, hash_key
-from ragft.config import RunConfig, validate
+from ragft.config import RunConfig
 from ragft.data import fictional_kb
 from ragft.records import CellResult, Cost, GenerationStats, ModelInfo, TrainStats
+from ragft.validation import validate
 
 
 def _run(**approach) -> RunConfig:

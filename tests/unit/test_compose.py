@@ -29,10 +29,8 @@ SPECIAL = ("experiment", "hydra")  # experiments are sweeps; hydra/* configures 
 
 
 def _validate(cfg, in_sweep: bool = False):
-    try:  # the redesign moves validation out of ragft/config.py
-        from ragft.validation import validate
-    except ImportError:
-        from ragft.config import validate
+    from ragft.validation import validate
+
     return validate(cfg, in_sweep=in_sweep)
 
 
@@ -66,6 +64,9 @@ def hydra_conf():
 def hf_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("hf-model")
     (folder / "config.json").write_text('{"model_type": "llama"}')
+    (folder / "qa.jsonl").write_text('{"question": "q?", "answers": ["a"]}\n')  # data.path
+    (folder / "docs").mkdir()  # data.corpus_path
+    (folder / "docs" / "a.txt").write_text("a document")
     return folder
 
 
