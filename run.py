@@ -79,7 +79,7 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
     """Run one cell; write its files; return the primary score (for Hydra sweepers)."""
     in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     run = config_schema.validate(cfg, in_sweep)  # every config problem at once, before any work
-    from ragft.launch import global_rank
+    from ragft.ranks import global_rank
 
     rank = global_rank()  # > 0 only in a rank of a SLURM / torchrun job (trainer=ddp)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -121,8 +121,9 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
         retriever = retrieval.build(run.retriever, dataset.corpus, cache)
         cost.update({f"index_{k}": v for k, v in retriever.stats.items()})
 
-    model, tokenizer, model_info = modeling.load(run.model, run.quant, cache, seed=run.seed)
-    cost["model_load_seconds"] = model_info["load_seconds"]
+    loaded = modeling.load(run.model, run.quant, cache, seed=run.seed)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    cost["model_load_seconds"] = loaded.load_seconds
 
     def render(message: str) -> str:
         return prompting.render(
@@ -144,7 +145,7 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
             from ragft import training
 
             pairs = training_pairs(run, dataset, retriever, tokenizer, render)
-            training.train(model, tokenizer, pairs, train_spec(run, model_info), cache)
+            training.train(loaded, pairs, training.spec_for(run, loaded), cache)
         return 0.0
     with tracking.Tracker(
         out_dir, run.logger, resolved, job_type=run.approach.name, name=name, group=group, tags=tags
@@ -154,12 +155,11 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
             from ragft import training  # imports Lightning (~10 s): only for training cells
 
             pairs = training_pairs(run, dataset, retriever, tokenizer, render)
-            spec = train_spec(run, model_info)
-            model, train_cost, entry = training.train(
-                model, tokenizer, pairs, spec, cache, tracker.lightning_loggers()
-            )
-            cost.update(train_cost)
-            adapter = tracker.save_adapter(entry, full_model=run.lora.name == "none")
+            spec = training.spec_for(run, loaded)
+            trained = training.train(loaded, pairs, spec, cache, tracker.lightning_loggers())
+            model, entry = trained.model, trained.entry
+            cost.update(trained.stats.to_json())
+            adapter = tracker.save_adapter(entry, full_model=spec.adapter is None)
             adapter_entry = str(entry)
 
         questions = [ex.question for ex in dataset.eval]
@@ -209,7 +209,7 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
             "cost": cost,
             "adapter": str(adapter) if adapter else None,
             "adapter_entry": adapter_entry,
-            "model": {k: v for k, v in model_info.items() if k != "load_seconds"},
+            "model": loaded.info.to_json(),
             "config": resolved,
             "versions": tracking.versions(),
             "git_sha": tracking.git_sha(),
@@ -227,20 +227,6 @@ def run_cell(cfg: DictConfig, out_dir: Path, name: str, group: str) -> float:
         + tracking.score_table([(run.approach.name, scores)])
     )
     return float(scores.get(run.metrics.primary, 0.0))
-
-
-def train_spec(run, model_info: dict):
-    """Everything besides the data that decides the cell's trained adapter."""
-    from ragft import training
-
-    return training.TrainSpec(
-        model_fingerprint=model_info["fingerprint"],
-        lora=run.lora,
-        quant=run.quant,
-        trainer=run.trainer,
-        seed=run.seed,
-        model=run.model,
-    )
 
 
 def keep_cell(out_dir: Path, entry: Path) -> None:
