@@ -100,14 +100,7 @@ def train(
     if not pairs:
         raise DataError("there is nothing to train on: the training split is empty")
     d = spec.devices
-    if d.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            [
-                f"trainer.accelerator={d.accelerator} (trainer={d.preset}) but torch sees no "
-                "CUDA device; on a CPU use trainer=cpu, or trainer.accelerator=cpu for DDP over "
-                "gloo"
-            ]
-        )
+    _check_cuda(d)
     tokenized = tokenize_pairs(loaded.tokenizer, pairs, spec.fit.max_length)
     parts = spec.key_parts(pairs)
     key = hash_key(parts)
@@ -144,6 +137,17 @@ def train(
         model = load_trained(model, entry, spec.adapter)
     model.eval()
     return Trained(model, _stats(stats, False, entry), entry)
+
+
+def _check_cuda(d: DeviceSpec) -> None:
+    if d.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            [
+                f"trainer.accelerator={d.accelerator} (trainer={d.preset}) but torch sees no "
+                "CUDA device; on a CPU use trainer=cpu, or trainer.accelerator=cpu for DDP over "
+                "gloo"
+            ]
+        )
 
 
 def _reuse(model, entry: Path, spec: TrainSpec, ckpt_dir: Path, rank: int) -> Trained:
