@@ -63,8 +63,7 @@ class QuantSpec:
     double_quant: bool = True  # nf4 only
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "compute_dtype": self.compute_dtype,
-                "double_quant": self.double_quant}  # fmt: skip
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> QuantSpec | None:
@@ -82,8 +81,7 @@ class ModelSource:
     revision: str | None = None  # hub models only
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "dtype": self.dtype,
-                "trust_remote_code": self.trust_remote_code, "revision": self.revision}  # fmt: skip
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> ModelSource | None:
