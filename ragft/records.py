@@ -54,6 +54,41 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class QuantSpec:
+    """bitsandbytes quantisation of the base weights; where a spec is optional, None means
+    full-precision weights."""
+
+    kind: str  # int8 | nf4
+    compute_dtype: str = "auto"  # nf4: auto = bfloat16 on a GPU, float32 on the CPU
+    double_quant: bool = True  # nf4 only
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> QuantSpec | None:
+        return cls(**data) if data else None
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """What `from_pretrained` reads for a model: a resolved local folder (a cache entry) or a
+    hub id, and how. Enough for another process to load the same model without any config."""
+
+    path: str
+    dtype: str = "float32"  # auto = bfloat16 on a GPU, float32 on the CPU
+    trust_remote_code: bool = False
+    revision: str | None = None  # hub models only
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ModelSource | None:
+        return cls(**data) if data else None
+
+
+@dataclass(frozen=True)
 class LoadedModel:
     """The model stage's output: a model in eval mode on its device, and its tokenizer."""
 
@@ -61,6 +96,7 @@ class LoadedModel:
     tokenizer: Any
     info: ModelInfo
     load_seconds: float
+    source: ModelSource | None = None  # where it was loaded from (training workers reload it)
 
 
 @dataclass(frozen=True)

@@ -108,16 +108,18 @@ class Inputs:
     """The default model, data, prompts and chunks, loaded once for every row."""
 
     def __init__(self, cache_dir: Path):
-        from ragft import data, modeling, prompting, training, training_data
+        from ragft import data, modeling, prompting, training_data
         from ragft.cache import Cache
         from ragft.config import DataConfig, ModelConfig, QuantConfig, RetrieverConfig
         from ragft.retrieval.chunking import chunk_documents
+        from ragft.training.batches import tokenize_pairs
 
         self.cache = Cache(cache_dir)
         t0 = time.perf_counter()
-        self.model, self.tok, info = modeling.load(ModelConfig(), QuantConfig(), self.cache)
+        loaded = modeling.load(ModelConfig(), QuantConfig(), self.cache)
+        self.model, self.tok = loaded.model, loaded.tokenizer
         self.load_seconds = time.perf_counter() - t0
-        self.model_cache_hit = info["model_cache_hit"]
+        self.model_cache_hit = loaded.info.model_cache_hit
         self.ds = data.load(DataConfig())
         r = RetrieverConfig()
         self.chunks = chunk_documents(self.ds.corpus, r.chunk_size, r.chunk_overlap)
@@ -129,9 +131,9 @@ class Inputs:
             return prompting.completion(self.tok, m, a)
 
         pairs = training_data.qa_pairs(self.ds.train, render, complete)
-        self.tokenized = training.tokenize_pairs(self.tok, pairs, 512)
+        self.tokenized = tokenize_pairs(self.tok, pairs, 512)
         docs = training_data.cpt_pairs(self.ds.corpus, self.tok.eos_token)  # objective=qa+cpt
-        self.tokenized_qa_cpt = self.tokenized + training.tokenize_pairs(self.tok, docs, 512)
+        self.tokenized_qa_cpt = self.tokenized + tokenize_pairs(self.tok, docs, 512)
         self.questions = [ex.question for ex in self.ds.eval]
         # search rows: the largest fictional KB (250 documents, ~560 chunks, 1000 questions);
         # on the default 8 documents a search is microseconds and measures only Python calls
@@ -143,10 +145,10 @@ class Inputs:
 
 
 def _fresh_lora(inp: Inputs):
-    from ragft import training
-    from ragft.config import LoraConfig, QuantConfig
+    from ragft.training.adapters import attach_adapter
+    from ragft.training.specs import AdapterSpec
 
-    model = training.attach_adapter(copy.deepcopy(inp.model), LoraConfig(), QuantConfig(), False)
+    model = attach_adapter(copy.deepcopy(inp.model), AdapterSpec(), False, False)
     model.train()
     return model
 
@@ -156,12 +158,12 @@ def _plain_loop(inp: Inputs, steps: int, loss_fn, step_times: list | None = None
     import torch
     from transformers import get_cosine_schedule_with_warmup
 
-    from ragft import training
-    from ragft.config import TrainerConfig
+    from ragft.training.batches import LengthGroupedBatches, collate
+    from ragft.training.specs import FitSpec
 
-    t = TrainerConfig()
+    t = FitSpec()
     lengths = [len(x["input_ids"]) for x in inp.tokenized]
-    order = training.LengthGroupedBatches(lengths, t.batch_size, seed=0)._batches()[:steps]
+    order = LengthGroupedBatches(lengths, t.batch_size, seed=0)._batches()[:steps]
     model = _fresh_lora(inp)
     started = time.perf_counter()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -169,7 +171,7 @@ def _plain_loop(inp: Inputs, steps: int, loss_fn, step_times: list | None = None
     sched = get_cosine_schedule_with_warmup(opt, int(t.warmup_ratio * steps), steps)
     tokens = 0
     for idx in order:
-        batch = training.collate([inp.tokenized[i] for i in idx], inp.tok.pad_token_id)
+        batch = collate([inp.tokenized[i] for i in idx], inp.tok.pad_token_id)
         step_start = time.perf_counter()
         loss = loss_fn(model, batch)
         loss.backward()
@@ -187,7 +189,8 @@ def _ragft_fit(inp: Inputs, steps: int, step_times: list | None = None) -> float
     """ragft's training stage (Lightning Trainer + PEFT), `steps` optimiser steps."""
     import pytorch_lightning as pl
 
-    from ragft import training
+    from ragft.training.fit import fit_model
+    from ragft.training.specs import AdapterSpec, FitSpec, TrainSpec
 
     class StepTimer(pl.Callback):  # batch start -> after the optimiser step
         def on_train_batch_start(self, *args) -> None:
@@ -197,23 +200,15 @@ def _ragft_fit(inp: Inputs, steps: int, step_times: list | None = None) -> float
             if step_times is not None:
                 step_times.append(time.perf_counter() - self.start)
 
-    from ragft.config import LoraConfig, QuantConfig, TrainerConfig
-
-    spec = training.TrainSpec(
-        model_fingerprint={},
-        lora=LoraConfig(),
-        quant=QuantConfig(),
-        trainer=replace(TrainerConfig(), max_steps=steps, max_epochs=1),
-        seed=0,
-    )
+    spec = TrainSpec({}, AdapterSpec(), None, fit=FitSpec(max_steps=steps, max_epochs=1), seed=0)
     with tempfile.TemporaryDirectory() as ckpt:
         model = _fresh_lora(inp)
-        stats = training._fit(model, inp.tok, inp.tokenized, spec, Path(ckpt), None, [StepTimer()])
+        stats = fit_model(model, inp.tok, inp.tokenized, spec, Path(ckpt), None, [StepTimer()])
     return stats["train_tokens"] / stats["train_seconds"]
 
 
 def row_training(inp: Inputs, s: Sizes) -> Row:
-    from ragft import training
+    from ragft.training.module import answer_loss
 
     row = Row(
         "training step",
@@ -227,7 +222,7 @@ def row_training(inp: Inputs, s: Sizes) -> Row:
     row.ragft_value, row.plain_value = median_pair(
         s.repeats,
         lambda: _ragft_fit(inp, s.train_steps, ragft_steps),
-        lambda: _plain_loop(inp, s.train_steps, training.answer_loss, plain_steps),
+        lambda: _plain_loop(inp, s.train_steps, answer_loss, plain_steps),
     )
     # per step (forward, backward, optimiser) the two should match; the rest of the gap is
     # what a fit costs once (start-up, the resume checkpoint at the end)
@@ -246,15 +241,16 @@ def row_useful_tokens(inp: Inputs, s: Sizes, objective: str = "qa") -> Row:
     """Non-padding tokens/s of the training step: length-grouped vs random batches."""
     import torch
 
-    from ragft import training
-    from ragft.config import TrainerConfig
+    from ragft.training.batches import LengthGroupedBatches, collate
+    from ragft.training.module import answer_loss
+    from ragft.training.specs import FitSpec
 
-    bs = TrainerConfig().batch_size
+    bs = FitSpec().batch_size
     examples = list(inp.tokenized if objective == "qa" else inp.tokenized_qa_cpt)
     random.Random(0).shuffle(examples)  # a seeded sample: both sides train on exactly these
     examples = examples[: s.useful_batches * bs]
     lengths = [len(x["input_ids"]) for x in examples]
-    grouped = training.LengthGroupedBatches(lengths, bs, seed=0)._batches()
+    grouped = LengthGroupedBatches(lengths, bs, seed=0)._batches()
     shuffled = [list(range(i, min(i + bs, len(lengths)))) for i in range(0, len(lengths), bs)]
     model = _fresh_lora(inp)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
@@ -262,8 +258,8 @@ def row_useful_tokens(inp: Inputs, s: Sizes, objective: str = "qa") -> Row:
     def run(batches: list[list[int]]) -> float:
         useful, started = 0, time.perf_counter()
         for b in batches:
-            batch = training.collate([examples[i] for i in b], inp.tok.pad_token_id)
-            training.answer_loss(model, batch).backward()
+            batch = collate([examples[i] for i in b], inp.tok.pad_token_id)
+            answer_loss(model, batch).backward()
             opt.step()
             opt.zero_grad()
             useful += int(batch["attention_mask"].sum())

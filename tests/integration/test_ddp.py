@@ -1,6 +1,6 @@
 """trainer.devices=2 on the CPU (gloo): a single run and a two-cell multirun.
 
-Each training runs in its own two-process group (ragft.launch), outside Hydra, so the
+Each training runs in its own two-process group (ragft.training.launch), outside Hydra, so the
 sweep is not re-run by the extra rank. Evaluation happens once, in the cell's process: the
 scores of the 2-process cell equal those of a 1-process evaluation of the adapter it
 produced, and a second 2-process training from scratch gives the same adapter bit for bit,
@@ -103,7 +103,8 @@ def test_two_process_scores_equal_a_one_process_evaluation_of_the_same_adapter(s
     model_cfg = results["config"]["model"]
     tiny = TinyModelConfig(**model_cfg.pop("tiny"))
     model_cfg = ModelConfig(**model_cfg, tiny=tiny)
-    base, tok, _ = modeling.load(model_cfg, QuantConfig(), Cache(), seed=results["config"]["seed"])
+    loaded = modeling.load(model_cfg, QuantConfig(), Cache(), seed=results["config"]["seed"])
+    base, tok = loaded.model, loaded.tokenizer
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(cell / "adapter").eval()  # lora=none: weights

@@ -179,7 +179,7 @@ def test_corrupt_cache_entry_is_detected_and_rebuilt(tmp_path, tally, caplog):
 def test_truncated_training_checkpoint_is_discarded(tmp_path, tally, caplog):
     import torch
 
-    from ragft.training import readable_checkpoint
+    from ragft.training.fit import readable_checkpoint
 
     ckpt = tmp_path / "last.ckpt"
     torch.save({"state_dict": {"w": torch.ones(4096)}, "epoch": 1}, ckpt)

@@ -10,9 +10,9 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from ragft import training
-from ragft.config import LoraConfig, QuantConfig, TrainerConfig
-from ragft.training import TrainSpec
+from ragft.training import AdapterSpec, FitSpec, TrainSpec
+from ragft.training.adapters import attach_adapter
+from ragft.training.fit import fit_model
 
 
 class Stop(Exception):
@@ -55,20 +55,20 @@ class Tok:
 
 def fit(ckpt_dir: Path, recorder: Recorder) -> dict[str, torch.Tensor]:
     spec = TrainSpec(
-        model_fingerprint={},
-        lora=LoraConfig(r=4, alpha=8),
-        quant=QuantConfig(),
-        trainer=TrainerConfig(max_epochs=4, batch_size=2, learning_rate=1e-2),
+        fingerprint={},
+        adapter=AdapterSpec(r=4, alpha=8),
+        quant=None,
+        fit=FitSpec(max_epochs=4, batch_size=2, learning_rate=1e-2),
         seed=0,
     )
     pl.seed_everything(0, verbose=False)
-    model = training.attach_adapter(tiny_model(), spec.lora, spec.quant, False)
+    model = attach_adapter(tiny_model(), spec.adapter, False, False)
     g = torch.Generator().manual_seed(1)
     tokenized = []
     for n in range(10):
         ids = torch.randint(1, 64, (4 + n % 5,), generator=g).tolist()
         tokenized.append({"input_ids": ids, "labels": [-100, -100, *ids[2:]]})
-    training._fit(model, Tok(), tokenized, spec, ckpt_dir, None, [recorder])
+    fit_model(model, Tok(), tokenized, spec, ckpt_dir, None, [recorder])
     return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 

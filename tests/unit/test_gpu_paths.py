@@ -18,7 +18,7 @@ def test_each_rank_loads_its_copy_on_its_own_gpu():
 
 
 def test_auto_precision_is_full_on_the_cpu():
-    from ragft.training import resolve_precision
+    from ragft.training.fit import resolve_precision
 
     assert resolve_precision("auto", "cpu") == "32-true"
     assert resolve_precision("bf16-mixed", "gpu") == "bf16-mixed"

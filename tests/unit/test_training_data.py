@@ -1,78 +1,10 @@
-"""Supervised pairs, tokenisation with masked prompts, batching, RAFT contexts."""
+"""Supervised pairs and RAFT contexts (tokenisation and batches: test_training_batches.py)."""
 
 from __future__ import annotations
 
-import pytest
-import torch
-
 from ragft.data.fictional_kb import generate
-from ragft.errors import DataError
-from ragft.training import IGNORE, LengthGroupedBatches, collate, tokenize_pairs
-from ragft.training_data import TrainPair, cpt_pairs, qa_pairs, raft_contexts
+from ragft.training_data import cpt_pairs, qa_pairs, raft_contexts
 from ragft.types import Chunk, Passage, QAExample
-
-
-class CharTokenizer:
-    """One id per character: enough to check masking and truncation arithmetic."""
-
-    bos_token_id = None
-    eos_token_id = 0
-    eos_token = "\x00"
-
-    def __call__(self, text: str, add_special_tokens: bool = False) -> dict:
-        return {"input_ids": [ord(c) for c in text]}
-
-
-def test_prompt_tokens_are_masked_and_completion_is_learned():
-    pair = TrainPair(id="a", prompt="Q: x?", completion="yes\x00")
-    (row,) = tokenize_pairs(CharTokenizer(), [pair], max_length=64)
-    assert len(row["input_ids"]) == len(row["labels"]) == 9
-    assert row["labels"][:5] == [IGNORE] * 5
-    assert row["labels"][5:] == [ord("y"), ord("e"), ord("s"), 0]
-
-
-def test_truncation_cuts_the_prompt_from_the_left_and_keeps_the_answer():
-    pair = TrainPair(id="a", prompt="0123456789", completion="ab")
-    (row,) = tokenize_pairs(CharTokenizer(), [pair], max_length=5)
-    assert row["input_ids"] == [ord(c) for c in "789ab"]
-    assert row["labels"] == [IGNORE] * 3 + [ord("a"), ord("b")]
-
-
-def test_no_answer_tokens_is_a_clear_error():
-    with pytest.raises(DataError, match="'empty'.*no answer tokens"):
-        tokenize_pairs(CharTokenizer(), [TrainPair(id="empty", prompt="Q", completion="\x00")], 8)
-
-
-def test_collate_pads_right_and_masks_padding():
-    rows = [{"input_ids": [5, 6, 7], "labels": [IGNORE, 6, 7]}, {"input_ids": [9], "labels": [9]}]
-    batch = collate(rows, pad_id=1)
-    assert batch["input_ids"].tolist() == [[5, 6, 7], [9, 1, 1]]
-    assert batch["labels"].tolist() == [[IGNORE, 6, 7], [9, IGNORE, IGNORE]]
-    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
-    assert batch["input_ids"].dtype == torch.long
-
-
-def test_length_grouped_batches_cover_everything_once_with_little_padding():
-    lengths = [(i * 37) % 101 + 1 for i in range(200)]
-    sampler = LengthGroupedBatches(lengths, batch_size=8, seed=3)
-    first = list(sampler)
-    assert sorted(i for b in first for i in b) == list(range(200))
-    assert len(first) == len(sampler) == 25
-    padded = sum(8 * max(lengths[i] for i in b) for b in first)
-    random_batches = [list(range(j, j + 8)) for j in range(0, 200, 8)]
-    padded_random = sum(8 * max(lengths[i] for i in b) for b in random_batches)
-    assert padded < 0.8 * padded_random
-    second = list(sampler)
-    assert second != first  # a new order every epoch
-    assert list(LengthGroupedBatches(lengths, 8, seed=3)) == first  # deterministic by seed
-
-
-def test_length_grouped_batches_shard_across_ranks():
-    lengths = list(range(1, 41))
-    shards = [list(LengthGroupedBatches(lengths, 4, 0, rank=r, world_size=2)) for r in (0, 1)]
-    seen = [i for s in shards for b in s for i in b]
-    assert len(seen) == len(set(seen)) == 40
-    assert len(shards[0]) == len(shards[1]) == 5
 
 
 def test_qa_and_cpt_pairs():

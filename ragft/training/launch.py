@@ -8,18 +8,22 @@ never lets Lightning launch ranks from the Hydra process. Three modes:
 - `local`: one device and no DDP strategy: Lightning trains in the cell's own process.
 - `workers`: DDP on this machine (`trainer.devices` > 1, or a `ddp*` strategy). The cell (the
   Hydra process) writes a spec file and starts `python -m torch.distributed.run --standalone
-  --nproc_per_node=N -m ragft.launch <spec>`: N fresh processes, none of them Hydra, form
-  their own process group, train, and rank 0 writes the adapter into the cache entry the cell
-  is building. The cell then loads that adapter and evaluates once. A sweep runs one such
-  group per training cell, one after the other.
+  --nproc_per_node=N -m ragft.training.worker <spec>`: N fresh processes, none of them
+  Hydra, form their own process group, train, and rank 0 writes the adapter into the cache
+  entry the cell is building. The cell then loads that adapter and evaluates once. A sweep
+  runs one such group per training cell, one after the other.
 - `external`: the ranks were started outside ragft, one run.py per rank (SLURM tasks through
   `hydra/launcher=slurm_ddp`, or `torchrun ... run.py`). Every rank runs the cell up to the
   end of training (Lightning picks up the SLURM or torchelastic environment); only global
   rank 0 evaluates and writes files and W&B, the others return once training is done.
+
+All three share one cache-hit path (in `ragft.training`): an adapter already in the cache is
+loaded, never trained again.
 """
 
 from __future__ import annotations
 
+import csv as csv_module
 import json
 import logging
 import os
@@ -27,19 +31,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
+import torch
+
 from ragft.errors import ConfigError, RagftError
-from ragft.ranks import (  # noqa: F401 - re-exported for callers of launch
-    _slurm_tasks,
-    cuda_index,
-    external_world_size,
-    global_rank,
-    local_rank,
-    torchelastic_launched,
-)
+from ragft.ranks import _slurm_tasks, external_world_size, torchelastic_launched
+from ragft.training.specs import TrainSpec
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,6 @@ def requested_world_size(accelerator: str, devices: Any, num_nodes: int) -> int:
 
 
 def _visible_gpus() -> int:
-    import torch
-
     return max(torch.cuda.device_count(), 1)
 
 
@@ -125,10 +123,67 @@ def cluster_plugins() -> list:
 # ---- ranks started by ragft ----------------------------------------------------------------
 
 
+def train_in_workers(
+    model, tokenized: list[dict], spec: TrainSpec, cache_root: Path, ckpt_dir: Path, out: Path,
+    loggers: list | None,
+) -> None:  # fmt: skip
+    """DDP on this machine in fresh processes (never Hydra's): rank 0 writes into `out`."""
+    d = spec.devices
+    n = requested_world_size(d.accelerator, d.devices, d.num_nodes)
+    csv = None
+    for lg in loggers or []:
+        if isinstance(lg, pl.loggers.CSVLogger):
+            csv = {"save_dir": lg.save_dir, "name": lg.name, "version": lg.version}
+    job = worker_job(spec, tokenized, ckpt_dir, out, csv)
+    # the cell's own copy leaves the GPU while the ranks train (quantised weights cannot move)
+    on_gpu = next(model.parameters()).is_cuda and spec.quant is None
+    if on_gpu:
+        model.to("cpu")
+        torch.cuda.empty_cache()
+    try:
+        run_workers(n, job, spec_dir_for(cache_root))
+    finally:
+        if on_gpu:
+            model.to(f"cuda:{torch.cuda.current_device()}")
+    if csv:  # the loss curve the ranks wrote, replayed into the cell's other loggers (W&B)
+        replay_metrics(Path(csv["save_dir"]) / csv["name"] / "metrics.csv", loggers or [])
+
+
+def replay_metrics(csv_file: Path, loggers: list) -> None:
+    """Log the rows of a CSVLogger's metrics file into `loggers` (all but CSV loggers)."""
+    others = [lg for lg in loggers if not isinstance(lg, pl.loggers.CSVLogger)]
+    if not others or not csv_file.is_file():
+        return
+    with csv_file.open() as fh:
+        for row in csv_module.DictReader(fh):
+            step = int(float(row.pop("step", 0) or 0))
+            metrics = {k: float(v) for k, v in row.items() if v not in ("", None)}
+            for lg in others:
+                lg.log_metrics(metrics, step=step)
+
+
+def worker_job(
+    spec: TrainSpec, tokenized: list[dict], ckpt_dir: Path, out: Path, csv: dict | None
+) -> dict[str, Any]:
+    """The JSON a worker reads: the training spec, the tokenised data and where to write."""
+    if spec.model is None:
+        raise RagftError(
+            "multi-process training needs TrainSpec.model (where the model loads from)"
+        )
+    return {
+        "spec": spec.to_json(),
+        "tokenized": tokenized,
+        "ckpt_dir": str(ckpt_dir),
+        "out": str(out),
+        "csv": csv,
+    }
+
+
 def run_workers(nproc: int, job: dict[str, Any], spec_dir: Path) -> None:
     """Train in `nproc` fresh processes (one process group); return when all have finished.
 
-    `job` is what `worker_main` needs (JSON-able). Rank 0 writes the adapter to job["out"].
+    `job` is what `ragft.training.worker` reads (JSON-able). Rank 0 writes the adapter to
+    job["out"].
     """
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec_file = spec_dir / "train_job.json"
@@ -141,7 +196,7 @@ def run_workers(nproc: int, job: dict[str, Any], spec_dir: Path) -> None:
         "--nnodes=1",
         f"--nproc_per_node={nproc}",
         "-m",
-        "ragft.launch",
+        "ragft.training.worker",
         str(spec_file),
     ]
     env = dict(os.environ)
@@ -149,7 +204,7 @@ def run_workers(nproc: int, job: dict[str, Any], spec_dir: Path) -> None:
         env.pop(key)  # the workers' ranks are torchrun's, not the enclosing SLURM job's
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    package_root = str(Path(__file__).resolve().parents[1])  # ragft importable from any cwd
+    package_root = str(Path(__file__).resolve().parents[2])  # ragft importable from any cwd
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     log.info("training in %d processes: %s", nproc, " ".join(cmd))
     proc = subprocess.run(cmd, env=env, check=False)
@@ -161,75 +216,7 @@ def run_workers(nproc: int, job: dict[str, Any], spec_dir: Path) -> None:
     shutil.rmtree(spec_dir, ignore_errors=True)
 
 
-def worker_job(
-    spec, tokenized: list[dict], ckpt_dir: Path, out: Path, cache_root: Path, csv
-) -> dict[str, Any]:
-    """The JSON a worker reads: the training spec, the tokenised data and where to write."""
-    if spec.model is None:
-        raise RagftError("multi-process training needs TrainSpec.model (the model config)")
-    return {
-        "model": asdict(spec.model),
-        "model_fingerprint": spec.model_fingerprint,
-        "lora": asdict(spec.lora),
-        "quant": asdict(spec.quant),
-        "trainer": asdict(spec.trainer),
-        "seed": spec.seed,
-        "tokenized": tokenized,
-        "ckpt_dir": str(ckpt_dir),
-        "out": str(out),
-        "cache_root": str(cache_root),
-        "csv": csv,
-    }
-
-
-def _spec_from(job: dict[str, Any]):
-    from ragft.config import LoraConfig, ModelConfig, QuantConfig, TinyModelConfig, TrainerConfig
-    from ragft.training import TrainSpec
-
-    model = dict(job["model"])
-    model["tiny"] = TinyModelConfig(**model["tiny"])
-    return TrainSpec(
-        model_fingerprint=job["model_fingerprint"],
-        lora=LoraConfig(**job["lora"]),
-        quant=QuantConfig(**job["quant"]),
-        trainer=TrainerConfig(**job["trainer"]),
-        seed=job["seed"],
-        model=ModelConfig(**model),
-    )
-
-
-def worker_main(spec_file: str) -> None:
-    """One rank started by `run_workers`: load the model on its device, train, rank 0 saves."""
-    import pytorch_lightning as pl
-    import torch
-
-    from ragft import modeling, training
-    from ragft.cache import Cache
-
-    logging.basicConfig(level=logging.INFO, format=f"[rank {global_rank()}] %(message)s")
-    job = json.loads(Path(spec_file).read_text())
-    spec = _spec_from(job)
-    gpu = None
-    if torch.cuda.is_available() and spec.trainer.accelerator in ("gpu", "cuda", "auto"):
-        gpu = cuda_index(spec.trainer.devices, local_rank())  # the GPU Lightning uses
-        torch.cuda.set_device(gpu)
-    cache = Cache(job["cache_root"])
-    model, tokenizer, _ = modeling.load(spec.model, spec.quant, cache, spec.seed, gpu=gpu)
-    loggers = []
-    if job["csv"] and global_rank() == 0:
-        from pytorch_lightning.loggers import CSVLogger
-
-        loggers.append(CSVLogger(**job["csv"]))
-    pl.seed_everything(spec.seed, workers=True, verbose=False)
-    training.fit_and_save(
-        model, tokenizer, job["tokenized"], spec, Path(job["ckpt_dir"]), Path(job["out"]), loggers
-    )
-
-
 def spec_dir_for(cache_root: Path) -> Path:
+    """A fresh folder for one worker job's spec file, under the cache's `jobs/`."""
     (cache_root / "jobs").mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix="train-", dir=cache_root / "jobs"))
-
-
-if __name__ == "__main__":
-    worker_main(sys.argv[1])
