@@ -60,3 +60,22 @@ def run_py(out_dir: Path, *overrides: str, tiny: bool = True, timeout: int = 600
         timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr, out_dir)
+
+
+def micro_llama():
+    """A 1-layer random Llama (64-token vocabulary) built in memory: for tests of training
+    mechanics that need no tokenizer (seeded, so every call gives the same weights)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        pad_token_id=0,
+    )
+    return LlamaForCausalLM(config).eval()

@@ -105,20 +105,20 @@ def train(
     parts = spec.key_parts(pairs)
     key = hash_key(parts)
     ckpt_dir = cache.root / "checkpoints" / key
-    how = launch.mode(d.accelerator, d.devices, d.num_nodes, d.strategy)
-    rank = global_rank() if how == "external" else 0
+    launch_mode = launch.mode(d.accelerator, d.devices, d.num_nodes, d.strategy)
+    rank = global_rank() if launch_mode == "external" else 0
     pl.seed_everything(spec.seed, workers=True, verbose=False)
     entry = cache.lookup("adapter", key)
     if entry is not None:  # every rank sees the same file system, so all skip training
         return _reuse(loaded.model, entry, spec, ckpt_dir, rank)
-    if how == "external":
+    if launch_mode == "external":
         return _train_in_started_ranks(loaded, tokenized, spec, cache, parts, ckpt_dir, loggers)
     model = loaded.model
     stats: dict = {}
 
     def build(out: Path) -> None:
         nonlocal model
-        if how == "workers":
+        if launch_mode == "workers":
             launch.train_in_workers(model, tokenized, spec, cache.root, ckpt_dir, out, loggers)
             if callbacks:
                 log.warning("training callbacks run only in single-process training; ignored")
@@ -133,7 +133,7 @@ def train(
     if hit:  # another process finished it while this one waited for the lock
         return _reuse(loaded.model, entry, spec, ckpt_dir, rank)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
-    if how == "workers":  # trained in other processes: load what they saved
+    if launch_mode == "workers":  # trained in other processes: load what they saved
         model = load_trained(model, entry, spec.adapter)
     model.eval()
     return Trained(model, _stats(stats, False, entry), entry)

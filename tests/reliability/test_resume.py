@@ -14,6 +14,8 @@ from ragft.training import AdapterSpec, FitSpec, TrainSpec
 from ragft.training.adapters import attach_adapter
 from ragft.training.fit import fit_model
 
+from ..helpers import micro_llama
+
 
 class Stop(Exception):
     """Stands for a kill right after an epoch's checkpoint was written."""
@@ -33,22 +35,6 @@ class Recorder(pl.Callback):
         self.batches.append((trainer.current_epoch, digest))
 
 
-def tiny_model():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        pad_token_id=0,
-    )
-    return LlamaForCausalLM(config)
-
-
 class Tok:
     pad_token_id = 0
 
@@ -62,7 +48,7 @@ def fit(ckpt_dir: Path, recorder: Recorder) -> dict[str, torch.Tensor]:
         seed=0,
     )
     pl.seed_everything(0, verbose=False)
-    model = attach_adapter(tiny_model(), spec.adapter, False, False)
+    model = attach_adapter(micro_llama(), spec.adapter, False, False)
     g = torch.Generator().manual_seed(1)
     tokenized = []
     for n in range(10):

@@ -16,21 +16,7 @@ from ragft.training.adapters import (
 )
 from ragft.training.specs import AdapterSpec
 
-
-def tiny_model():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        pad_token_id=0,
-    )
-    return LlamaForCausalLM(config).eval()
+from ..helpers import micro_llama
 
 
 class Tok:
@@ -42,13 +28,15 @@ IDS = torch.tensor([[1, 5, 9, 3]])
 
 
 def test_lora_trains_only_the_adapter_on_the_named_modules():
-    model = attach_adapter(tiny_model(), AdapterSpec(r=2, target_modules=("q_proj",)), False, False)
+    model = attach_adapter(
+        micro_llama(), AdapterSpec(r=2, target_modules=("q_proj",)), False, False
+    )
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n and "q_proj" in n for n in trainable)
 
 
 def test_full_fine_tuning_trains_every_weight():
-    model = tiny_model()
+    model = micro_llama()
     for p in model.parameters():
         p.requires_grad_(False)
     assert attach_adapter(model, None, False, False) is model
@@ -56,7 +44,7 @@ def test_full_fine_tuning_trains_every_weight():
 
 
 def test_unknown_target_module_lists_the_models_linear_modules():
-    model = tiny_model()
+    model = micro_llama()
     assert {"q_proj", "v_proj", "lm_head"} <= set(linear_module_names(model))
     with pytest.raises(ConfigError, match="nope_proj not in the model.*q_proj"):
         attach_adapter(model, AdapterSpec(target_modules=("q_proj", "nope_proj")), False, False)
@@ -64,7 +52,7 @@ def test_unknown_target_module_lists_the_models_linear_modules():
 
 @pytest.mark.parametrize("adapter", [AdapterSpec(r=2), None], ids=["lora", "full"])
 def test_saved_result_loads_back_with_the_same_outputs(adapter, tmp_path):
-    model = attach_adapter(tiny_model(), adapter, False, False)
+    model = attach_adapter(micro_llama(), adapter, False, False)
     with torch.no_grad():  # changed weights, so a load that ignored them would be caught
         for n, p in model.named_parameters():
             if p.requires_grad and ("lora_B" in n or adapter is None):
@@ -72,7 +60,7 @@ def test_saved_result_loads_back_with_the_same_outputs(adapter, tmp_path):
         expected = model(IDS).logits
     save_trained(model, Tok(), adapter is None, tmp_path)
     assert (tmp_path / "tokenizer.json").is_file() == (adapter is None)
-    again = load_trained(tiny_model(), tmp_path, adapter)
+    again = load_trained(micro_llama(), tmp_path, adapter)
     with torch.no_grad():
         torch.testing.assert_close(again(IDS).logits, expected)
     assert weights_mb(tmp_path) > 0
