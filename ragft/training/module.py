@@ -16,9 +16,8 @@ def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
     Only the positions from the earliest labelled token on go through the LM head
     (`logits_to_keep`): prompt positions carry no loss, and with a 49k-token vocabulary the
-    head and its float32 softmax are a large share of a small model's step (SmolLM2-135M on
-    the fictional-kb set: the same loss, 1.16-1.22x the tokens/s on a quiet 2-core CPU, ~4x while
-    other processes compete for memory bandwidth). Models whose forward does not take
+    head and its float32 softmax are a large share of a small model's step (the measured gain
+    is in experiments/benchmarks/README.md). Models whose forward does not take
     `logits_to_keep` use their own loss.
     """
     labels = batch["labels"]
