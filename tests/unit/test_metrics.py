@@ -310,3 +310,14 @@ def test_bootstrap_ci_narrows_with_alpha_and_constant_values() -> None:
 def test_bootstrap_ci_rejects_empty() -> None:
     with pytest.raises(ValueError):
         bootstrap_ci([])
+
+
+def test_f1_counts_repeated_tokens_as_a_multiset():
+    # SQuAD's F1 counts the overlap with multiplicity (Counter &), not as a set intersection.
+    # "the" is an article and dropped: prediction "cat cat cat" vs gold "cat cat".
+    # overlap 2 -> precision 2/3, recall 2/2 -> F1 = 2 * (2/3) / (2/3 + 1) = 0.8
+    # (a set intersection gives overlap 1 -> precision 1/3, recall 1/2 -> F1 0.4)
+    assert f1("the cat cat cat", ["cat cat"]) == pytest.approx(0.8)
+    # "x x y" vs "x x z": overlap 2 (x twice) -> precision 2/3, recall 2/3 -> F1 2/3
+    # (sets: overlap 1 -> 1/3)
+    assert f1("x x y", ["x x z"]) == pytest.approx(2 / 3)

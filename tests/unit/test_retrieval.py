@@ -356,3 +356,36 @@ def test_unknown_words_still_return_k_passages(tmp_path):
     r = retrieval.build(make_cfg("bm25"), CORPUS, Cache(tmp_path))
     (hits,) = r.search(["zzqx unheardof"], k=3)
     assert len(hits) == 3 and all(p.score == 0.0 for p in hits)
+
+
+# -- hybrid fusion where the two retrievers disagree ------------------------------------------
+
+DISAGREE = [
+    Document("cat-word", "Cat cat cat: the word cat appears in this list of words, cat."),
+    Document("feline", "A small feline dozed all afternoon curled up on the warm windowsill."),
+    Document("bells", "Brastovik Foundry casts church bells from a bronze alloy rich in tin."),
+    Document("pears", "Vashmiri orchards grow a violet pear that ripens after the first frost."),
+]
+
+
+@pytest.mark.slow
+def test_hybrid_fuses_both_lists_where_bm25_and_dense_disagree(tmp_path):
+    cfg = make_cfg("hybrid", candidates=4, rrf_k=60)
+    hybrid = retrieval.build(cfg, DISAGREE, Cache(tmp_path))
+    query = ["Where was the sleepy kitty napping in the sun?  cat"]
+    lexical = hybrid.bm25.search(query, 4)[0]
+    semantic = hybrid.dense.search(query, 4)[0]
+    lexical_ids = [p.chunk_id for p in lexical if p.score > 0]
+    semantic_ids = [p.chunk_id for p in semantic]
+    assert lexical_ids[0] != semantic_ids[0], (lexical_ids, semantic_ids)  # they disagree
+
+    # Reciprocal-rank fusion of both lists, by hand: score = sum of 1 / (60 + rank).
+    expected: dict[str, float] = {}
+    for ranking in (lexical_ids, semantic_ids):
+        for rank, cid in enumerate(ranking, start=1):
+            expected[cid] = expected.get(cid, 0.0) + 1.0 / (60 + rank)
+    fused = hybrid.search(query, 4)[0]
+    assert {p.chunk_id: p.score for p in fused} == pytest.approx(expected)
+    assert [p.score for p in fused] == sorted(expected.values(), reverse=True)
+    # the top of each list is in the fused top 2 (with one list only, one of them would not be)
+    assert {fused[0].chunk_id, fused[1].chunk_id} == {lexical_ids[0], semantic_ids[0]}
