@@ -14,6 +14,7 @@ from ragft.config import LoggerConfig
 from ragft.records import CellResult
 
 
+@pytest.mark.measures("fault")
 def test_a_concurrent_reader_never_sees_a_partial_file(tmp_path, tally):
     path = tmp_path / "results.json"
     files.atomic_write_json(path, {"n": 0, "pad": ""})
@@ -41,6 +42,7 @@ def test_a_concurrent_reader_never_sees_a_partial_file(tmp_path, tally):
     tally.fault()
 
 
+@pytest.mark.measures("fault")
 def test_a_write_that_fails_midway_leaves_the_old_file_whole(tmp_path, monkeypatch, tally):
     path = tmp_path / "predictions.jsonl"
     files.atomic_write_jsonl(path, [{"id": "q1"}])

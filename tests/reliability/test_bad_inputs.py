@@ -416,6 +416,7 @@ def _case_names() -> list[str]:
         return [*CONFIG_CASES, *data_cases(Path(d))]
 
 
+@pytest.mark.measures("bad_input")
 @pytest.mark.parametrize("name", _case_names())
 def test_bad_input_gets_one_clear_message(outcomes, tally, name):
     o = outcomes[name]

@@ -18,6 +18,7 @@ def test_an_unset_objective_means_qa(approach):
     assert validate(cell(approach)).objective == "qa"
 
 
+@pytest.mark.measures("bad_input")
 @pytest.mark.parametrize("approach", ["base", "rag"])
 def test_a_training_objective_for_an_approach_that_does_not_train(approach, tally):
     with pytest.raises(ConfigError, match=f"objective=cpt .* approach={approach} does not train"):

@@ -6,6 +6,8 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
+
 from ragft import data
 from ragft.cache import Cache
 from ragft.config import DataConfig, RetrieverConfig
@@ -20,6 +22,7 @@ def qa_config(path: Path, corpus: Path | None = None) -> DataConfig:
     return DataConfig(name="qa-jsonl", path=str(path), corpus_path=str(corpus) if corpus else None)
 
 
+@pytest.mark.measures("valid_input")
 def test_byte_order_mark_is_dropped(tmp_path, tally):
     qa = tmp_path / "qa.jsonl"
     qa.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in ROWS).encode())
@@ -30,9 +33,10 @@ def test_byte_order_mark_is_dropped(tmp_path, tally):
     examples = sorted(ds.train + ds.eval, key=lambda e: e.id)
     assert [e.id for e in examples] == [r["id"] for r in ROWS]  # first row kept, id intact
     assert ds.corpus[0].text.startswith("Ilsa")  # no U+FEFF glued to the first word
-    tally.bad_input()
+    tally.valid_input()
 
 
+@pytest.mark.measures("valid_input")
 def test_mixed_line_endings(tmp_path, tally):
     lines = [json.dumps(r) for r in ROWS]
     blob = "\r\n".join(lines[:3]) + "\n" + "\n".join(lines[3:]) + "\r\n"
@@ -47,9 +51,10 @@ def test_mixed_line_endings(tmp_path, tally):
     assert len(ds.train + ds.eval) == len(ROWS)
     assert all("\r" not in e.question and "\r" not in e.answers[0] for e in ds.train + ds.eval)
     assert "Velmora" in ds.corpus[0].text and "1887" in ds.corpus[0].text
-    tally.bad_input()
+    tally.valid_input()
 
 
+@pytest.mark.measures("valid_input")
 def test_ten_megabyte_document_is_chunked_and_searchable(tmp_path, tally):
     """One 10 MB file: loads, chunks and indexes (bm25); the fact is found."""
     from ragft import retrieval
@@ -70,7 +75,7 @@ def test_ten_megabyte_document_is_chunked_and_searchable(tmp_path, tally):
     retriever = retrieval.build(cfg, ds.corpus, Cache(tmp_path / "cache"))
     hits = retriever.search([row["question"]], 1)
     assert "Velmora" in hits[0][0].text
-    tally.bad_input()
+    tally.valid_input()
 
 
 def test_fictional_kb_sample_depends_on_the_seed(tally):
@@ -82,6 +87,7 @@ def test_fictional_kb_sample_depends_on_the_seed(tally):
     assert [e.answers for e in a.eval] != [e.answers for e in b.eval]
 
 
+@pytest.mark.measures("bad_input")
 def test_gold_ids_that_name_no_document_are_kept_with_a_warning(tmp_path, caplog, tally):
     """Gold ids only feed recall@k and MRR: the run goes on, and the warning names them."""
     corpus = tmp_path / "corpus.jsonl"

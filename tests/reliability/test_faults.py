@@ -59,6 +59,7 @@ def rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+@pytest.mark.measures("fault")
 @pytest.mark.slow
 def test_sigkill_during_training_resumes_and_matches_an_uninterrupted_run(
     tmp_path, model_cache, tally
@@ -107,6 +108,7 @@ def test_sigkill_during_training_resumes_and_matches_an_uninterrupted_run(
     tally.fault()
 
 
+@pytest.mark.measures("fault", "lost")
 @pytest.mark.slow
 def test_sigkill_during_a_sweep_then_the_rerun_completes_only_the_missing_cells(
     tmp_path, model_cache, tally
@@ -149,6 +151,7 @@ def test_sigkill_during_a_sweep_then_the_rerun_completes_only_the_missing_cells(
     tally.fault()
 
 
+@pytest.mark.measures("fault")
 def test_corrupt_cache_entry_is_detected_and_rebuilt(tmp_path, tally, caplog):
     cache = Cache(tmp_path)
     builds = []
@@ -176,6 +179,7 @@ def test_corrupt_cache_entry_is_detected_and_rebuilt(tmp_path, tally, caplog):
     tally.fault(2)
 
 
+@pytest.mark.measures("fault")
 def test_truncated_training_checkpoint_is_discarded(tmp_path, tally, caplog):
     import torch
 
@@ -191,6 +195,7 @@ def test_truncated_training_checkpoint_is_discarded(tmp_path, tally, caplog):
     tally.fault()
 
 
+@pytest.mark.measures("fault")
 def test_unwritable_output_folder_fails_before_any_work(tmp_path, tally):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -219,6 +224,7 @@ def test_unwritable_output_folder_fails_before_any_work(tmp_path, tally):
     tally.fault(2)
 
 
+@pytest.mark.measures("fault", "lost")
 @pytest.mark.slow
 def test_two_sweeps_sharing_one_cache_at_once(tmp_path, tally):
     cache = tmp_path / "shared-cache"  # empty: both build the model, indexes and cells at once

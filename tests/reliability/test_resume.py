@@ -58,6 +58,7 @@ def fit(ckpt_dir: Path, recorder: Recorder) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
+@pytest.mark.measures("fault")
 @pytest.mark.slow
 def test_resumed_training_equals_an_uninterrupted_one(tmp_path, tally):
     straight = Recorder()

@@ -55,6 +55,7 @@ def two_runs(tmp_path_factory):
     return tmp, a, b
 
 
+@pytest.mark.measures("leaked")
 def test_no_secret_in_any_file_the_run_writes(two_runs, tally):
     tmp, proc, _ = two_runs
     out = tmp / "a"
