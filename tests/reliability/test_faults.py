@@ -3,6 +3,7 @@ output folder, and two sweeps sharing one cache at once. Nothing finished may be
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -55,6 +56,12 @@ def complete_file(path: Path) -> bool:
     return size > 0 and path.stat().st_size == size
 
 
+def loss_steps(metrics_csv: Path) -> list[int]:
+    """The optimizer steps a run logged a training loss for (Lightning's CSVLogger file)."""
+    with metrics_csv.open() as fh:
+        return [int(r["step"]) for r in csv.DictReader(fh) if r.get("train/loss")]
+
+
 def rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -64,6 +71,7 @@ def rows(path: Path) -> list[dict]:
 def test_sigkill_during_training_resumes_and_matches_an_uninterrupted_run(
     tmp_path, model_cache, tally
 ):
+    import torch
     from safetensors.torch import load_file
 
     killed_cache = seed_cache(model_cache, tmp_path / "cache-killed")
@@ -83,6 +91,12 @@ def test_sigkill_during_training_resumes_and_matches_an_uninterrupted_run(
     assert proc.returncode == -signal.SIGKILL
     assert not list((killed_cache / "adapter").glob("[!.]*")), "no adapter may be cached"
     assert not (tmp_path / "killed" / "results.json").exists()
+    # the kill came mid-training: the checkpoint holds some steps, not the last epoch
+    (ckpt,) = ckpts.glob("*/last.ckpt")
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    assert 0 <= state["epoch"] < 6 - 1, state["epoch"]
+    steps_before_kill = int(state["global_step"])
+    assert steps_before_kill > 0
 
     again = finish(cmd, killed_cache)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -97,6 +111,13 @@ def test_sigkill_during_training_resumes_and_matches_an_uninterrupted_run(
     assert expected["cost"]["resumed"] is False
     assert resumed["scores"] == expected["scores"]
     assert resumed["cost"]["train_steps"] == expected["cost"]["train_steps"]
+    # the re-run took only the steps after the checkpoint (a restart would take them all):
+    # its loss curve (train/metrics.csv, rewritten by each run) starts where the kill left off
+    rerun_steps, ref_steps = (
+        loss_steps(tmp_path / d / "train" / "metrics.csv") for d in ("killed", "ref")
+    )
+    assert ref_steps == list(range(expected["cost"]["train_steps"]))
+    assert rerun_steps == list(range(steps_before_kill, expected["cost"]["train_steps"]))
     assert rows(tmp_path / "killed" / "predictions.jsonl") == rows(
         tmp_path / "ref" / "predictions.jsonl"
     )
