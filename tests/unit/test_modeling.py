@@ -80,3 +80,45 @@ def test_hf_paths_that_cannot_load_say_why(cache, tmp_path):
         load(str(tmp_path))
     with pytest.raises(ModelError, match=r"downloads are off \(HF_HUB_OFFLINE=1\)"):
         load("nobody-here/no-such-model")  # conftest turns the hub off
+
+
+def _answers(loaded: LoadedModel) -> list[str]:
+    from ragft import generation, prompting
+
+    builder = prompting.PromptBuilder(loaded.tokenizer)
+    prompts = [builder.prompt("What is the capital of France?")]
+    out, _ = generation.generate(
+        loaded.model,
+        loaded.tokenizer,
+        prompts,
+        max_new_tokens=12,
+        batch_size=1,
+        max_input_tokens=256,
+        progress=False,
+    )
+    return [o.text for o in out]
+
+
+@pytest.mark.slow
+def test_the_default_model_converts_caches_and_answers_then_loads_as_an_hf_folder(tmp_path):
+    """The packaged SmolLM2-135M GGUF, converted once and reloaded from the cached copy,
+    answers a fixed prompt greedily with a known answer; saved with `save_pretrained`, the
+    same weights load through model=hf and answer the same."""
+    cache = Cache(tmp_path / "cache")  # empty: the conversion runs
+    first = modeling.load(ModelConfig(), QuantConfig(), cache)
+    assert first.info.model_cache_hit is False
+    assert first.info.gguf_file == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert first.info.parameters == 134_515_008
+    assert _answers(first) == ["The capital of France is Paris."]
+
+    again = modeling.load(ModelConfig(), QuantConfig(), cache)  # the cached safetensors copy
+    assert again.info.model_cache_hit is True
+    assert again.info.fingerprint == first.info.fingerprint
+    assert _answers(again) == ["The capital of France is Paris."]
+
+    folder = tmp_path / "hf-smollm2"
+    again.model.save_pretrained(folder, safe_serialization=True)
+    again.tokenizer.save_pretrained(folder)
+    hf = modeling.load(ModelConfig(name="hf", source="hf", path=str(folder)), QuantConfig(), cache)
+    assert hf.info.fingerprint["path"] == str(folder)
+    assert _answers(hf) == ["The capital of France is Paris."]
