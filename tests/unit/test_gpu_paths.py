@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from ragft import generation, modeling, ranks
 
 
@@ -51,3 +53,24 @@ def test_batch_size_zero_means_16_on_the_cpu():
 
     model = torch.nn.Linear(2, 2)
     assert generation.auto_batch_size(model, None, ["a question"], 8, 128) == 16
+
+
+@pytest.mark.parametrize(
+    ("accelerator", "cuda", "bf16", "expected"),
+    [
+        ("gpu", True, True, "bf16-mixed"),  # Ampere and newer
+        ("cuda", True, False, "16-mixed"),  # older GPUs: fp16 with loss scaling
+        ("auto", True, True, "bf16-mixed"),
+        ("auto", False, False, "32-true"),  # auto on a machine without CUDA
+        ("gpu", False, False, "32-true"),
+        ("cpu", True, True, "32-true"),  # the CPU even where a GPU exists
+    ],
+)
+def test_auto_precision_on_each_kind_of_device(monkeypatch, accelerator, cuda, bf16, expected):
+    import torch
+
+    from ragft.training.fit import resolve_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
+    assert resolve_precision("auto", accelerator) == expected
