@@ -21,6 +21,7 @@ import json
 import logging
 import shutil
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,19 +65,7 @@ def spec_for(run: RunConfig, loaded: LoadedModel) -> TrainSpec:
         if quant.name == "none"
         else QuantSpec(quant.name, quant.compute_dtype, quant.double_quant),  # fmt: skip
         devices=DeviceSpec(t.accelerator, t.devices, t.num_nodes, t.strategy, t.precision, t.name),
-        fit=FitSpec(
-            max_epochs=t.max_epochs,
-            max_steps=t.max_steps,
-            learning_rate=t.learning_rate,
-            weight_decay=t.weight_decay,
-            warmup_ratio=t.warmup_ratio,
-            batch_size=t.batch_size,
-            accumulate_grad_batches=t.accumulate_grad_batches,
-            gradient_clip_val=t.gradient_clip_val,
-            gradient_checkpointing=t.gradient_checkpointing,
-            max_length=t.max_length,
-            val_fraction=t.val_fraction,
-        ),
+        fit=FitSpec(**{f.name: getattr(t, f.name) for f in fields(FitSpec)}),  # same names
         seed=run.seed,
         model=loaded.source,
         inert=Inert(lora_numbers, quant.compute_dtype, quant.double_quant),
