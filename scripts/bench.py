@@ -492,7 +492,8 @@ def row_sweep(inp: Inputs, s: Sizes) -> Row:
         wall = _run_py(["-m", "experiment=compare", *s.sweep, f"hydra.sweep.dir={sweep_dir}"], env)
         cells = [_result(p) for p in sorted(sweep_dir.glob("*/results.json"))]
     # train_seconds as the cell recorded it (0 on a cache hit): cached stages count 0.
-    stages = {c.approach: {k: c.cost.figure(k) or 0.0 for k in stage_keys} for c in cells}
+    flat = {c.approach: c.cost.to_json() for c in cells}
+    stages = {a: {k: figures.get(k) or 0.0 for k in stage_keys} for a, figures in flat.items()}
     total = sum(sum(v.values()) for v in stages.values())
     row = Row(
         "sweep",

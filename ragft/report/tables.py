@@ -71,8 +71,9 @@ def _row(c: Cell, metrics: Sequence[str]) -> dict[str, Any]:
     for m in metrics:
         v = c.scores.get(m)
         row[m] = round(100 * float(v), 1) if v is not None else math.nan
+    figures = c.cost.to_json()  # flat, as results.json has them
     for key in COST_COLUMNS:
-        v = c.train_seconds if key == "train_seconds" else c.cost.figure(key)
+        v = c.train_seconds if key == "train_seconds" else figures.get(key)
         row[key] = v if v is not None else math.nan
     reused = []
     if c.cost.cell_cache_hit:

@@ -30,8 +30,9 @@ import torch
 
 from ragft.cache import Cache, hash_key
 from ragft.errors import ConfigError, DataError
+from ragft.modeling import quant_spec
 from ragft.ranks import global_rank
-from ragft.records import LoadedModel, QuantSpec, TrainStats
+from ragft.records import LoadedModel, TrainStats
 from ragft.training import launch
 from ragft.training.adapters import attach_adapter, load_trained, weights_mb
 from ragft.training.batches import tokenize_pairs
@@ -61,9 +62,7 @@ def spec_for(run: RunConfig, loaded: LoadedModel) -> TrainSpec:
     return TrainSpec(
         fingerprint=loaded.info.fingerprint,
         adapter=None if lora.name == "none" else lora_numbers,
-        quant=None
-        if quant.name == "none"
-        else QuantSpec(quant.name, quant.compute_dtype, quant.double_quant),  # fmt: skip
+        quant=quant_spec(quant),
         devices=DeviceSpec(t.accelerator, t.devices, t.num_nodes, t.strategy, t.precision, t.name),
         fit=FitSpec(**{f.name: getattr(t, f.name) for f in fields(FitSpec)}),  # same names
         seed=run.seed,
@@ -90,7 +89,6 @@ def train(
         raise DataError("there is nothing to train on: the training split is empty")
     d = spec.devices
     _check_cuda(d)
-    tokenized = tokenize_pairs(loaded.tokenizer, pairs, spec.fit.max_length)
     parts = spec.key_parts(pairs)
     key = hash_key(parts)
     ckpt_dir = cache.root / "checkpoints" / key
@@ -100,6 +98,7 @@ def train(
     entry = cache.lookup("adapter", key)
     if entry is not None:  # every rank sees the same file system, so all skip training
         return _reuse(loaded.model, entry, spec, ckpt_dir, rank)
+    tokenized = tokenize_pairs(loaded.tokenizer, pairs, spec.fit.max_length)  # a miss: needed
     if launch_mode == "external":
         return _train_in_started_ranks(loaded, tokenized, spec, cache, parts, ckpt_dir, loggers)
     model = loaded.model
