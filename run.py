@@ -89,9 +89,9 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
             )  # fmt: skip
             spec = training.spec_for(run, loaded)
             trained = training.train(loaded, pairs, spec, cache, tracker.lightning_loggers())
-            if rank > 0:  # a rank SLURM/torchrun started has helped train; rank 0 evaluates
-                return 0.0
             model = trained.model
+        if rank > 0:  # a rank SLURM/torchrun started has helped train; rank 0 evaluates
+            return 0.0
 
         questions = [ex.question for ex in dataset.eval]
         hits = (
@@ -125,7 +125,7 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
             run, where, resolved, dataset, scores, by_phrasing, cost, loaded, trained
         )
         rows = tracking.prediction_rows(predictions, [o.text for o in outputs], per_example)
-        score = cell.finish(tracker, run, result, rows, trained.entry if trained else None)
+        score = cell.finish(tracker, run, result, rows)
     cell.keep(cache, identity, where.out_dir)
     return score
 

@@ -131,12 +131,12 @@ def finish(
     run: RunConfig,
     result: CellResult,
     rows: list[dict[str, Any]],
-    adapter_entry: Path | None,
 ) -> float:
     """End a cell: its adapter, results.json, predictions.jsonl, W&B, the printed summary.
 
     Returns the primary score (what Hydra's sweepers optimise).
     """
+    adapter_entry = Path(result.adapter_entry) if result.adapter_entry else None
     if adapter_entry is not None and adapter_entry.is_dir():
         adapter = tracker.save_adapter(adapter_entry, full_model=run.lora.name == "none")
         result = dataclasses.replace(result, adapter=str(adapter))
@@ -181,8 +181,7 @@ def replay(entry: Path, cfg: DictConfig, run: RunConfig, where: Place, elapsed: 
     )
     log.info("cell: already computed; reusing %s", entry)
     with tracker(run, where, config, ["reused"]) as t:
-        adapter_entry = Path(cached.adapter_entry) if cached.adapter_entry else None
-        return finish(t, run, result, rows, adapter_entry)
+        return finish(t, run, result, rows)
 
 
 def record_failure(cfg: DictConfig, where: Place, error: BaseException) -> None:

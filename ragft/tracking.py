@@ -115,6 +115,8 @@ class Tracker:
 
         predictions.jsonl first: a results.json that exists always has its predictions.
         """
+        if not self.active:
+            return
         write_results(self.out_dir, result, predictions)
         if self.run is None:
             return

@@ -202,3 +202,15 @@ def test_slurm_tasks_train_together_and_only_rank_0_writes(sweep, tmp_path):
         swept / "adapter" / "model.safetensors"
     ).read_bytes()
     assert results["scores"] == json.loads((swept / "results.json").read_text())["scores"]
+
+
+def test_a_second_slurm_rank_of_a_cell_that_does_not_train_writes_nothing(tmp_path):
+    """Only global rank 0 evaluates and writes, also in cells with nothing to train."""
+    env = dict(os.environ, SLURM_NTASKS="2", SLURM_NTASKS_PER_NODE="2", SLURM_NNODES="1")
+    env.update(SLURM_PROCID="1", SLURM_LOCALID="1", SLURM_NODEID="0")
+    env.update(SLURM_JOB_ID="4242", SLURM_JOB_NAME="run", SLURM_NODELIST="localhost")
+    out = tmp_path / "rank1"
+    cmd = [sys.executable, str(ROOT / "run.py"), *TINY, "approach=base", f"hydra.run.dir={out}"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not (out / "results.json").exists() and not (out / "predictions.jsonl").exists()

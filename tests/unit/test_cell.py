@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -75,7 +76,8 @@ def test_finish_then_replay_writes_the_same_scores_and_marks_the_reuse(tmp_path,
     (adapter / "adapter_model.safetensors").write_bytes(b"weights")
     rows = [{"id": "q1", "metrics": {"contains": 1.0}}]
     with cell.tracker(run, fresh, {"seed": 0}, []) as t:
-        score = cell.finish(t, run, _result(fresh), rows, adapter)
+        result = dataclasses.replace(_result(fresh), adapter_entry=str(adapter))
+        score = cell.finish(t, run, result, rows)
     assert score == 0.25
     written = json.loads((fresh.out_dir / "results.json").read_text())
     assert written["adapter"] == str(fresh.out_dir / "adapter")
