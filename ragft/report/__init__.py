@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ragft.errors import RagftError
@@ -83,7 +83,6 @@ class Report:
     n_failed: int
     n_missing: int
     metric: str
-    cells: list[Cell] = field(default_factory=list, repr=False)
 
 
 def sweep_metric(cells: Sequence[Cell], metric: str | None = None) -> str:
@@ -143,5 +142,4 @@ def build_report(sweep_dir: Path, out_dir: Path | None = None, metric: str | Non
         n_failed=sum(c.status == "failed" for c in cells),
         n_missing=sum(c.status == "missing" for c in cells),
         metric=metric,
-        cells=list(cells),
     )
