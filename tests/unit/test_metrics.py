@@ -10,9 +10,11 @@ from ragft.metrics import (
     ANSWER_METRICS,
     bleu,
     bootstrap_ci,
+    by_phrasing,
     contains,
     exact_match,
     f1,
+    metric_sort_key,
     mrr,
     normalize_answer,
     recall_at_k,
@@ -215,6 +217,12 @@ def test_recall_at_k_counts_distinct_gold_docs_with_duplicates() -> None:
     assert recall_at_k(retrieved, ["d1"], k=0) == 0.0
 
 
+def test_recall_at_k_without_gold_docs_is_zero_not_perfect() -> None:
+    # Nothing to find is not a perfect retrieval: an example without gold ids scores 0.0.
+    assert recall_at_k(["d1", "d2"], [], k=2) == 0.0
+    assert recall_at_k([], (), k=5) == 0.0
+
+
 def test_mrr() -> None:
     assert mrr(["d3", "d3", "d2", "d1"], ["d1", "d2"]) == pytest.approx(1 / 3)
     assert mrr(["d1", "d2"], ["d1"]) == pytest.approx(1.0)
@@ -281,8 +289,8 @@ def test_score_predictions_rejects_unknown_metric_naming_allowed() -> None:
         assert name in str(info.value)
 
 
-def test_score_predictions_rejects_empty() -> None:
-    with pytest.raises(ValueError):
+def test_score_predictions_rejects_empty_saying_it_needs_a_prediction() -> None:
+    with pytest.raises(ValueError, match="^score_predictions needs at least one prediction"):
         score_predictions([], ["f1"], k=None)
 
 
@@ -306,9 +314,121 @@ def test_bootstrap_ci_narrows_with_alpha_and_constant_values() -> None:
     assert bootstrap_ci([0.7] * 10) == (pytest.approx(0.7), pytest.approx(0.7))
 
 
-def test_bootstrap_ci_rejects_empty() -> None:
-    with pytest.raises(ValueError):
+def test_bootstrap_ci_rejects_empty_saying_why() -> None:
+    with pytest.raises(ValueError, match="^bootstrap_ci needs at least one value, got none$"):
         bootstrap_ci([])
+
+
+@pytest.mark.parametrize("n_resamples", [0, -3])
+def test_bootstrap_ci_rejects_fewer_than_one_resample_naming_the_value(n_resamples) -> None:
+    with pytest.raises(ValueError, match=rf"^n_resamples must be >= 1, got {n_resamples}$"):
+        bootstrap_ci([0.5, 1.0], n_resamples=n_resamples)
+
+
+def test_bootstrap_ci_accepts_a_single_resample() -> None:
+    # One resample of [0.2, 0.8] has mean 0.2, 0.5 or 0.8: both ends are that one mean.
+    low, high = bootstrap_ci([0.2, 0.8], n_resamples=1)
+    assert low == pytest.approx(high)
+    assert min(abs(low - m) for m in (0.2, 0.5, 0.8)) < 1e-12
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, 1.5, -0.05])
+def test_bootstrap_ci_rejects_alpha_outside_the_open_unit_interval(alpha) -> None:
+    with pytest.raises(ValueError, match=rf"^alpha must be in \(0, 1\), got {alpha}$"):
+        bootstrap_ci([0.5, 1.0], alpha=alpha)
+
+
+def test_bootstrap_ci_puts_alpha_over_two_in_each_tail() -> None:
+    # Resampling [0, 1] twice gives means 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4.
+    # alpha = 0.6 keeps the central 40%: the 30% and 70% quantiles, both at 0.5
+    # (any other split of alpha, e.g. alpha/3 in a tail, reaches past 25% into 0 or 1).
+    assert bootstrap_ci([0.0, 1.0], n_resamples=20_000, alpha=0.6) == (0.5, 0.5)
+    # alpha = 0.4: the 20% and 80% quantiles fall in the outer quarters, at 0 and 1.
+    assert bootstrap_ci([0.0, 1.0], n_resamples=20_000, alpha=0.4) == (0.0, 1.0)
+
+
+def test_bootstrap_ci_defaults_are_1000_resamples_95_percent_seed_0() -> None:
+    # The report's intervals call bootstrap_ci(values) and must stay reproducible.
+    values = [float(v) for v in np.linspace(0.0, 1.0, 31) ** 2]
+    assert bootstrap_ci(values) == bootstrap_ci(values, n_resamples=1000, alpha=0.05, seed=0)
+
+
+def test_bootstrap_ci_computes_in_double_precision_whatever_the_input_dtype() -> None:
+    # float32 scores (e.g. from torch) give the same interval as the same numbers in float64.
+    values32 = (np.linspace(0.0, 1.0, 37) ** 2).astype(np.float32)
+    as_float64 = [float(v) for v in values32]  # exact: every float32 is a float64
+    assert bootstrap_ci(values32) == bootstrap_ci(as_float64)
+
+
+def test_bootstrap_ci_accepts_integer_scores() -> None:
+    assert bootstrap_ci([1, 1, 1, 1]) == (1.0, 1.0)
+    low, high = bootstrap_ci([0, 1] * 20, n_resamples=500)
+    assert 0.0 < low < 0.5 < high < 1.0
+
+
+# --- metric_sort_key --------------------------------------------------------------------
+
+
+def test_metric_sort_key_puts_answer_then_retrieval_metrics_then_others_alphabetically() -> None:
+    names = ["zeta", "mrr", "rouge_l", "f1", "alpha", "recall_at_k", "bleu", "contains"]
+    names.append("exact_match")
+    assert sorted(names, key=metric_sort_key) == [
+        "exact_match",
+        "f1",
+        "contains",
+        "rouge_l",
+        "bleu",
+        "recall_at_k",
+        "mrr",
+        "alpha",
+        "zeta",
+    ]
+
+
+def test_metric_sort_key_sorts_unknown_names_without_error() -> None:
+    assert sorted(["train_loss", "generate_seconds"], key=metric_sort_key) == [
+        "generate_seconds",
+        "train_loss",
+    ]
+
+
+# --- by_phrasing ------------------------------------------------------------------------
+
+
+def _phrased(phrasing: str) -> Prediction:
+    example = QAExample(id=phrasing, question="q?", answers=("a",), phrasing=phrasing)
+    return Prediction(example=example, prompt="p", answer="a")
+
+
+def test_by_phrasing_averages_each_metric_within_each_phrasing_kind() -> None:
+    predictions = [_phrased("heldout"), _phrased("seen"), _phrased("heldout"), _phrased("heldout")]
+    per_example = [
+        {"exact_match": 1.0, "f1": 1.0},
+        {"exact_match": 0.0, "f1": 0.5},
+        {"exact_match": 0.0, "f1": 0.25},
+        {"exact_match": 1.0, "f1": 0.75},
+    ]
+    assert by_phrasing(predictions, per_example) == {
+        "heldout": {"exact_match": pytest.approx(2 / 3), "f1": pytest.approx(2 / 3)},
+        "seen": {"exact_match": 0.0, "f1": 0.5},
+    }
+
+
+def test_by_phrasing_leaves_out_examples_without_a_phrasing() -> None:
+    predictions = [_phrased(""), _phrased("heldout"), _phrased("")]
+    per_example = [{"f1": 0.0}, {"f1": 0.4}, {"f1": 0.0}]
+    assert by_phrasing(predictions, per_example) == {"heldout": {"f1": pytest.approx(0.4)}}
+
+
+def test_by_phrasing_is_empty_for_user_data_without_phrasings() -> None:
+    assert by_phrasing([_phrased(""), _phrased("")], [{"f1": 1.0}, {"f1": 0.0}]) == {}
+
+
+def test_by_phrasing_rejects_scores_that_do_not_line_up_with_predictions() -> None:
+    with pytest.raises(ValueError):
+        by_phrasing([_phrased("seen"), _phrased("seen")], [{"f1": 1.0}])
+    with pytest.raises(ValueError):
+        by_phrasing([_phrased("seen")], [{"f1": 1.0}, {"f1": 0.0}])
 
 
 def test_f1_counts_repeated_tokens_as_a_multiset():
