@@ -69,14 +69,16 @@ def completion(
     """
     answer = answer.strip()
     eos = tokenizer.eos_token or ""
-    if chat_template and getattr(tokenizer, "chat_template", None):
+    templated = chat_template and getattr(tokenizer, "chat_template", None)
+    if templated:
         prompt = render(tokenizer, message, system_prompt=system_prompt)
         turns = _turns(message, system_prompt)
         turns.append({"role": "assistant", "content": answer})
         full = tokenizer.apply_chat_template(turns, tokenize=False)
         if full.startswith(prompt) and answer in full[len(prompt) :]:
             return full[len(prompt) :].rstrip("\n")
-    return f" {answer}{eos}" if not chat_template else f"{answer}{eos}"
+    # the plain prompt ends in "Answer:" (also when the tokenizer has no template to use)
+    return f"{answer}{eos}" if templated else f" {answer}{eos}"
 
 
 def extract_answer(text: str) -> str:

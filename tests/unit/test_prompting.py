@@ -6,7 +6,9 @@ the numbering of a prompt fails a test (prompts are part of what a result means)
 
 from __future__ import annotations
 
-from ragft.prompting import completion, extract_answer, render, user_message
+import pytest
+
+from ragft.prompting import PromptBuilder, completion, extract_answer, render, user_message
 from ragft.types import Passage
 
 PLAIN = "Answer the question with a short answer: a name, a place, a year or a few words."
@@ -20,8 +22,15 @@ def _passage(rank: int, text: str) -> Passage:
     return Passage(chunk_id=f"c{rank}", doc_id=f"d{rank}", text=text, score=1.0 / rank, rank=rank)
 
 
+def _token_ids(text: str) -> list[int]:
+    return [ord(ch) for ch in text]
+
+
 class ChatMLTokenizer:
-    """A small stand-in for a tokenizer with a ChatML chat template (like SmolLM2's)."""
+    """A small stand-in for a tokenizer with a ChatML chat template (like SmolLM2's).
+
+    Like transformers' `apply_chat_template`, it returns token ids unless told
+    `tokenize=False`."""
 
     chat_template = "chatml"
     eos_token = "<|endoftext|>"
@@ -29,11 +38,11 @@ class ChatMLTokenizer:
     def __init__(self):
         self.calls: list[list[dict[str, str]]] = []
 
-    def apply_chat_template(self, turns, tokenize=False, add_generation_prompt=False):
-        assert tokenize is False
+    def apply_chat_template(self, turns, tokenize=True, add_generation_prompt=False):
         self.calls.append([dict(t) for t in turns])
         text = "".join(f"<|im_start|>{t['role']}\n{t['content']}<|im_end|>\n" for t in turns)
-        return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+        text += "<|im_start|>assistant\n" if add_generation_prompt else ""
+        return _token_ids(text) if tokenize else text
 
 
 class PlainTokenizer:
@@ -46,9 +55,34 @@ class PlainTokenizer:
 class DriftingTokenizer(ChatMLTokenizer):
     """A template whose assistant turn does not extend its generation prompt."""
 
-    def apply_chat_template(self, turns, tokenize=False, add_generation_prompt=False):
+    def apply_chat_template(self, turns, tokenize=True, add_generation_prompt=False):
         text = "".join(f"[{t['role']}] {t['content']}\n" for t in turns)
-        return text + ("[bot]" if add_generation_prompt else "")
+        text += "[bot]" if add_generation_prompt else ""
+        return _token_ids(text) if tokenize else text
+
+
+class RoleColonTokenizer(ChatMLTokenizer):
+    """A template without an end-of-turn marker: each turn is "role: content" and a newline."""
+
+    def apply_chat_template(self, turns, tokenize=True, add_generation_prompt=False):
+        text = "".join(f"{t['role']}: {t['content']}\n" for t in turns)
+        text += "assistant: " if add_generation_prompt else ""
+        return _token_ids(text) if tokenize else text
+
+
+class TrailingSpaceTokenizer(ChatMLTokenizer):
+    """A template that ends each turn with its marker, a space and then newlines."""
+
+    def apply_chat_template(self, turns, tokenize=True, add_generation_prompt=False):
+        text = "".join(f"<{t['role']}>{t['content']}<|end|> \n\n" for t in turns)
+        text += "<assistant>" if add_generation_prompt else ""
+        return _token_ids(text) if tokenize else text
+
+
+class BareTokenizer:
+    """A tokenizer object with no `chat_template` attribute at all."""
+
+    eos_token = "</s>"
 
 
 # user_message ---------------------------------------------------------------------------
@@ -107,6 +141,10 @@ def test_render_plain_when_asked_or_when_the_tokenizer_has_no_template():
     assert tok.calls == []  # the template is not even asked
 
 
+def test_render_plain_for_a_tokenizer_without_a_chat_template_attribute():
+    assert render(BareTokenizer(), "Hello?") == "Hello?\nAnswer:"
+
+
 # completion -----------------------------------------------------------------------------
 
 
@@ -115,7 +153,8 @@ def test_completion_ends_with_the_templates_end_of_turn_marker():
     assert completion(tok, "Hello?", "  Paris ") == "Paris<|im_end|>"
     # prompt + completion is exactly the template's rendering of the whole conversation
     full = tok.apply_chat_template(
-        [{"role": "user", "content": "Hello?"}, {"role": "assistant", "content": "Paris"}]
+        [{"role": "user", "content": "Hello?"}, {"role": "assistant", "content": "Paris"}],
+        tokenize=False,
     )
     assert render(tok, "Hello?") + completion(tok, "Hello?", "Paris") == full.rstrip("\n")
 
@@ -147,6 +186,32 @@ def test_completion_without_an_eos_token_is_just_the_answer():
     assert completion(tok, "Q?", "Paris", chat_template=False) == " Paris"
 
 
+def test_completion_after_a_plain_fallback_prompt_starts_with_a_space_too():
+    # Templates on, but the tokenizer has none: render falls back to the plain prompt, so the
+    # target is the same as with templates off (prompt + target reads "Answer: Paris").
+    for tok in (PlainTokenizer(), BareTokenizer()):
+        target = completion(tok, "Q?", "Paris")
+        assert target == " Paris</s>"
+        assert render(tok, "Q?") + target == "Q?\nAnswer: Paris</s>"
+        assert target == completion(tok, "Q?", "Paris", chat_template=False)
+
+
+def test_completion_keeps_the_templates_text_after_the_answer_except_trailing_newlines():
+    tok = TrailingSpaceTokenizer()
+    target = completion(tok, "Q?", "Paris")
+    assert target == "Paris<|end|> "
+    full = tok.apply_chat_template(
+        [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "Paris"}],
+        tokenize=False,
+    )
+    assert render(tok, "Q?") + target == full.rstrip("\n")
+
+
+def test_completion_is_the_whole_answer_when_the_template_has_no_end_marker():
+    assert completion(RoleColonTokenizer(), "Who?", "Malcolm X") == "Malcolm X"
+    assert render(RoleColonTokenizer(), "Who?") == "user: Who?\nassistant: "
+
+
 # extract_answer -------------------------------------------------------------------------
 
 
@@ -156,3 +221,66 @@ def test_extract_answer_is_the_first_non_empty_line_trimmed():
     assert extract_answer("first\n\nsecond") == "first"
     assert extract_answer("") == ""
     assert extract_answer(" \n\t\n ") == ""
+
+
+# PromptBuilder --------------------------------------------------------------------------
+
+
+def test_prompt_builder_prompt_is_the_templated_user_message_with_passages_best_last():
+    tok = ChatMLTokenizer()
+    prompts = PromptBuilder(tok)
+    text = prompts.prompt("  Where? ", [_passage(1, "Best."), _passage(2, "Second.")])
+    assert text == (
+        "<|im_start|>user\n"
+        f"{WITH_CONTEXT}\n\nContext:\n[1] Second.\n\n[2] Best.\n\nQuestion: Where?<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    assert prompts.prompt("Where?") == (
+        f"<|im_start|>user\n{PLAIN}\n\nQuestion: Where?<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def test_prompt_builder_training_target_continues_its_own_prompt():
+    tok = ChatMLTokenizer()
+    prompts = PromptBuilder(tok)
+    assert prompts.render("Hello?") == "<|im_start|>user\nHello?<|im_end|>\n<|im_start|>assistant\n"
+    assert prompts.complete("Hello?", " Paris ") == "Paris<|im_end|>"
+    # the target was read off the conversation of this very message and answer
+    assert tok.calls[-1] == [
+        {"role": "user", "content": "Hello?"},
+        {"role": "assistant", "content": "Paris"},
+    ]
+
+
+def test_prompt_builder_passes_its_system_prompt_to_prompts_and_targets():
+    tok = ChatMLTokenizer()
+    prompts = PromptBuilder(tok, system_prompt="Be brief.")
+    assert prompts.render("Hi?") == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n"
+        "<|im_start|>user\nHi?<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    tok.calls.clear()
+    assert prompts.complete("Hi?", "Oslo") == "Oslo<|im_end|>"
+    system = {"role": "system", "content": "Be brief."}
+    assert tok.calls and all(turns[0] == system for turns in tok.calls)
+    assert tok.calls[-1][1:] == [
+        {"role": "user", "content": "Hi?"},
+        {"role": "assistant", "content": "Oslo"},
+    ]
+
+
+def test_prompt_builder_with_templates_off_is_plain_for_prompts_and_targets():
+    tok = ChatMLTokenizer()
+    prompts = PromptBuilder(tok, chat_template=False, system_prompt="ignored")
+    assert prompts.render("Q?") == "Q?\nAnswer:"
+    assert prompts.prompt("Q?") == f"{PLAIN}\n\nQuestion: Q?\nAnswer:"
+    assert prompts.complete("Q?", "Paris") == " Paris<|endoftext|>"
+    assert tok.calls == []
+
+
+@pytest.mark.parametrize(("eos", "expected"), [("</s>", "</s>"), (None, "")])
+def test_prompt_builder_end_of_text_is_the_eos_token_or_nothing(eos, expected):
+    tok = PlainTokenizer()
+    tok.eos_token = eos
+    assert PromptBuilder(tok).end_of_text == expected
