@@ -73,8 +73,10 @@ def sentences(text: str) -> list[str]:
     return re.split(r"(?<=\.) (?=[A-Z])", text)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def kb() -> Dataset:
+    # Function-scoped on purpose: mutmut maps a function to the tests that call it, and a
+    # module-scoped fixture would run `generate` outside all but the first of them.
     return generate(60, 1, 11, "heldout")
 
 
