@@ -207,3 +207,22 @@ def test_the_lock_makes_a_second_caller_wait_and_reuse_the_first_build(tmp_path)
     assert results["a"][1] is False and results["b"] == (results["a"][0], True)
     assert (results["b"][0] / "a.bin").read_bytes() == b"first"
     assert (tmp_path / "k" / f".{hash_key(PARTS)}.lock").is_file()
+
+
+def test_a_corrupt_entry_whose_files_cannot_all_be_deleted_is_still_rebuilt(tmp_path, monkeypatch):
+    """Deleting the moved-away corrupt entry is best effort (a busy file on a network file
+    system): the rebuild goes on and the leftovers stay under a .trash- name."""
+    import ragft.cache as cache_module
+
+    def rmtree_that_fails(path, ignore_errors=False, **kwargs):
+        if not ignore_errors:  # shutil.rmtree's contract: errors raise unless ignored
+            raise OSError(f"{path}: device or resource busy")
+
+    cache, build = Cache(tmp_path), Builder()
+    entry, _ = cache.get_or_build("model", PARTS, build)
+    (entry / "model.bin").write_bytes(b"x" * len(build.payload))  # same size, other bytes
+    monkeypatch.setattr(cache_module.shutil, "rmtree", rmtree_that_fails)
+    again, hit = cache.get_or_build("model", PARTS, build)
+    assert (hit, build.calls, again) == (False, 2, entry)
+    assert (again / "model.bin").read_bytes() == build.payload
+    assert len([p for p in entry.parent.iterdir() if p.name.startswith(".trash-")]) == 1
