@@ -246,7 +246,13 @@ def test_a_package_that_cannot_be_looked_up_is_not_installed():
 
 @pytest.mark.parametrize(
     ("path", "local"),
-    [("./models/x", True), ("~/models/x", True), ("/abs/x", True), ("org/model", False)],
+    [
+        ("./models/x", True),
+        ("~/models/x", True),
+        ("~no_such_user_xyz/models/x", True),  # expanduser leaves it relative
+        ("/abs/x", True),
+        ("org/model", False),
+    ],
 )
 def test_looks_local(path, local):
     assert looks_local(path) is local
