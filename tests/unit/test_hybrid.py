@@ -17,15 +17,17 @@ CHUNKS = [Chunk("d1#0", "d1", "alpha beta"), Chunk("d2#0", "d2", "gamma delta")]
 class Ranked:
     """A retriever stand-in that answers every query with the same ranking."""
 
-    def __init__(self, ids: list[str], stats: IndexStats, chunks=CHUNKS):
+    def __init__(self, ids: list[str], stats: IndexStats, chunks=CHUNKS, scores=None):
         self.chunks, self.stats, self.ids = list(chunks), stats, ids
+        self.scores = scores or [1.0] * len(ids)
         self.calls: list[tuple[list[str], int]] = []
 
     def search(self, queries, k):
         self.calls.append((list(queries), k))
         by_id = {c.id: c for c in self.chunks}
         hits = [
-            Passage(i, by_id[i].doc_id, by_id[i].text, 1.0, r) for r, i in enumerate(self.ids, 1)
+            Passage(i, by_id[i].doc_id, by_id[i].text, score, r)
+            for r, (i, score) in enumerate(zip(self.ids, self.scores, strict=True), 1)
         ]
         return [hits[:k] for _ in queries]
 
@@ -78,3 +80,23 @@ def test_the_smallest_allowed_arguments_work():
 def test_one_string_instead_of_a_list_of_queries_is_refused():
     with pytest.raises(TypeError, match="a list of queries, not one string"):
         pair().search("alpha", k=1)
+
+
+def test_a_bm25_hit_that_shares_no_word_with_the_query_adds_nothing():
+    """BM25 ranks every chunk, also those scoring 0; such a rank is no evidence."""
+    bm25 = Ranked(["d1#0"], IndexStats(0, 0, 2, 0.0), scores=[0.0])
+    dense = Ranked(["d2#0", "d1#0"], IndexStats(0, 0, 2, 0.0))
+    hits = HybridRetriever(bm25, dense, rrf_k=60).search(["q"], k=2)[0]
+    assert [(p.chunk_id, p.score) for p in hits] == [("d2#0", 1 / 61), ("d1#0", 1 / 62)]
+
+
+def test_a_retriever_that_answers_fewer_queries_than_asked_is_an_error():
+    class Short(Ranked):
+        def search(self, queries, k):
+            return super().search(queries, k)[:-1]
+
+    h = HybridRetriever(
+        Short(["d1#0"], IndexStats(0, 0, 2, 0.0)), Ranked(["d2#0"], IndexStats(0, 0, 2, 0.0))
+    )
+    with pytest.raises(ValueError, match="zip"):
+        h.search(["q1", "q2"], k=1)
