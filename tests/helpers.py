@@ -9,6 +9,7 @@ between documents ask for k=1 or check MRR (gold ranked first), so they stay mea
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -79,3 +80,19 @@ def micro_llama():
         pad_token_id=0,
     )
     return LlamaForCausalLM(config).eval()
+
+
+def write_jsonl(path: Path, rows: list, newline: str = "\n", bom: bool = False) -> Path:
+    """Rows (dicts, or lines as given) as a UTF-8 JSONL file, each line ended by `newline`."""
+    text = newline.join(r if isinstance(r, str) else json.dumps(r) for r in rows) + newline
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    return path
+
+
+def raises_exactly(message: str):
+    """pytest.raises for a DataError whose whole message is `message`."""
+    import pytest
+
+    from ragft.errors import DataError
+
+    return pytest.raises(DataError, match="^" + re.escape(message) + "$")

@@ -39,11 +39,13 @@ TOLERANCE = 1e-4  # relative distance (see distance): float32 sums in another or
 
 
 def examples() -> list[dict]:
+    from ragft.training.batches import IGNORE
+
     rows = []
     for i, n in enumerate(PROMPT_LENGTHS):
         prompt = [100 + i] + [200 + 7 * i + j for j in range(n - 1)]
         answer = [300 + 11 * i + j for j in range(ANSWER)]
-        rows.append({"input_ids": prompt + answer, "labels": [-100] * n + answer})
+        rows.append({"input_ids": prompt + answer, "labels": [IGNORE] * n + answer})
     return rows
 
 
@@ -103,14 +105,13 @@ def one_process(loaded, tmp: Path, batch_size: int) -> dict:
     """The same training in this process (Lightning's own single-device loop)."""
     import pytorch_lightning as pl
 
+    from ragft.training.adapters import attach_adapter
     from ragft.training.fit import fit_model
 
     from .ddp_probe import Probe
 
     spec = spec_for(loaded, batch_size=batch_size, devices=1)
-    model = copy.deepcopy(loaded.model)
-    for p in model.parameters():
-        p.requires_grad_(True)
+    model = attach_adapter(copy.deepcopy(loaded.model), None, False, False)  # all trainable
     (tmp / "probe").mkdir(parents=True)
     pl.seed_everything(spec.seed, workers=True, verbose=False)
     fit_model(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -17,11 +16,7 @@ from ragft.data.jsonl import read_jsonl
 from ragft.data.qa import load_alpaca_jsonl, load_qa_jsonl
 from ragft.errors import DataError
 
-
-def write_jsonl(path: Path, rows: list, newline: str = "\n", bom: bool = False) -> Path:
-    text = newline.join(r if isinstance(r, str) else json.dumps(r) for r in rows) + newline
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
-    return path
+from ..helpers import write_jsonl
 
 
 def qa_rows(n: int = 5, **extra) -> list[dict]:

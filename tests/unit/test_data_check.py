@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,8 @@ from ragft.config import ApproachConfig, DataConfig
 from ragft.data.qa import load_alpaca_jsonl, load_qa_jsonl
 from ragft.errors import ConfigError
 from ragft.types import Dataset, Document, QAExample
+
+from ..helpers import write_jsonl
 
 DOC = Document(id="d1", text="Ilsa grew up in Velmora.", title="Ilsa")
 EX = QAExample(id="q1", question="Where did Ilsa grow up?", answers=("Velmora",))
@@ -166,19 +167,14 @@ def test_fingerprint_tells_the_splits_apart():
 # ---------------------------------------------------------------- load() passes the config on
 
 
-def write_rows(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
 @pytest.fixture
 def corpus_file(tmp_path) -> Path:
-    return write_rows(tmp_path / "corpus.jsonl", [{"id": "d1", "text": "Doc one."}])
+    return write_jsonl(tmp_path / "corpus.jsonl", [{"id": "d1", "text": "Doc one."}])
 
 
 def test_load_qa_jsonl_uses_the_configured_seed_and_corpus(tmp_path, corpus_file):
     rows = [{"id": f"q{i}", "question": f"Q{i}?", "answers": ["a"]} for i in range(20)]
-    p = write_rows(tmp_path / "qa.jsonl", rows)
+    p = write_jsonl(tmp_path / "qa.jsonl", rows)
     for seed in (0, 5):
         cfg = DataConfig(
             name="qa-jsonl", path=str(p), corpus_path=str(corpus_file), eval_fraction=0.5, seed=seed
@@ -189,7 +185,7 @@ def test_load_qa_jsonl_uses_the_configured_seed_and_corpus(tmp_path, corpus_file
 
 def test_load_alpaca_jsonl_uses_the_configured_seed_and_corpus(tmp_path, corpus_file):
     rows = [{"id": f"a{i}", "instruction": f"Do {i}.", "output": "done"} for i in range(20)]
-    p = write_rows(tmp_path / "a.jsonl", rows)
+    p = write_jsonl(tmp_path / "a.jsonl", rows)
     for seed in (0, 5):
         cfg = DataConfig(
             name="alpaca-jsonl",

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from ragft.data.jsonl import IdRegistry, get_id, get_str, get_str_list, read_jsonl
-from ragft.errors import DataError
+
+from ..helpers import raises_exactly
 
 WHERE = "qa.jsonl:3"
 LIST = "(expected a non-empty list of non-empty strings)"
-
-
-def raises_exactly(message: str):
-    return pytest.raises(DataError, match="^" + re.escape(message) + "$")
 
 
 # ---------------------------------------------------------------- read_jsonl

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from pathlib import Path
 
 import pytest
 
 from ragft.data.qa import load_alpaca_jsonl, load_qa_jsonl
-from ragft.errors import DataError
+
+from ..helpers import raises_exactly, write_jsonl
 
 LIST = "(expected a non-empty list of non-empty strings)"
-
-
-def write_rows(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def qa_row(i: int, **extra) -> dict:
@@ -32,26 +26,24 @@ def file_order(id_: str) -> int:
     return int(id_[1:])
 
 
-def raises_exactly(message: str):
-    return pytest.raises(DataError, match="^" + re.escape(message) + "$")
-
-
 @pytest.fixture
 def corpus(tmp_path) -> Path:
-    return write_rows(tmp_path / "corpus.jsonl", [{"id": "d1", "text": "Doc one."}])
+    return write_jsonl(tmp_path / "corpus.jsonl", [{"id": "d1", "text": "Doc one."}])
 
 
 # ---------------------------------------------------------------- QA rows
 
 
 def test_qa_row_missing_answers_says_what_is_expected(tmp_path):
-    p = write_rows(tmp_path / "qa.jsonl", [qa_row(0), {"id": "x", "question": "Q?"}])
+    p = write_jsonl(tmp_path / "qa.jsonl", [qa_row(0), {"id": "x", "question": "Q?"}])
     with raises_exactly(f"{p}:2: field 'answers' is missing {LIST}"):
         load_qa_jsonl(p, None, 0.5, 0)
 
 
 def test_qa_row_with_answer_instead_of_answers_is_told_to_rename_it(tmp_path):
-    p = write_rows(tmp_path / "qa.jsonl", [qa_row(0), {"id": "x", "question": "Q?", "answer": "a"}])
+    p = write_jsonl(
+        tmp_path / "qa.jsonl", [qa_row(0), {"id": "x", "question": "Q?", "answer": "a"}]
+    )
     with raises_exactly(
         f"{p}:2: field 'answers' is missing (expected a list of strings; "
         "found 'answer': rename it to 'answers' and make it a list)"
@@ -60,14 +52,14 @@ def test_qa_row_with_answer_instead_of_answers_is_told_to_rename_it(tmp_path):
 
 
 def test_qa_row_with_both_answers_and_answer_uses_answers(tmp_path):
-    p = write_rows(tmp_path / "qa.jsonl", [qa_row(0, answer="ignored", split="eval")])
+    p = write_jsonl(tmp_path / "qa.jsonl", [qa_row(0, answer="ignored", split="eval")])
     (ex,) = load_qa_jsonl(p, None, 0.5, 0).eval
     assert ex.answers == ("a0",)
 
 
 def test_qa_gold_doc_ids_are_optional(tmp_path):
     rows = [qa_row(0, split="eval"), qa_row(1, split="eval", gold_doc_ids=None)]
-    ds = load_qa_jsonl(write_rows(tmp_path / "qa.jsonl", rows), None, 0.5, 0)
+    ds = load_qa_jsonl(write_jsonl(tmp_path / "qa.jsonl", rows), None, 0.5, 0)
     assert [ex.gold_doc_ids for ex in ds.eval] == [(), ()]
 
 
@@ -76,20 +68,20 @@ def test_qa_gold_doc_ids_are_optional(tmp_path):
 
 def test_alpaca_gold_doc_ids_are_read(tmp_path):
     rows = [alpaca_row(0, split="eval", gold_doc_ids=["d1", "d2"]), alpaca_row(1, split="train")]
-    ds = load_alpaca_jsonl(write_rows(tmp_path / "a.jsonl", rows), None, 0.5, 0)
+    ds = load_alpaca_jsonl(write_jsonl(tmp_path / "a.jsonl", rows), None, 0.5, 0)
     assert [ex.gold_doc_ids for ex in ds.eval] == [("d1", "d2")]
     assert [ex.gold_doc_ids for ex in ds.train] == [()]
 
 
 def test_alpaca_bad_gold_doc_ids_name_file_and_line(tmp_path):
-    p = write_rows(tmp_path / "a.jsonl", [alpaca_row(0), alpaca_row(1, gold_doc_ids=[3])])
+    p = write_jsonl(tmp_path / "a.jsonl", [alpaca_row(0), alpaca_row(1, gold_doc_ids=[3])])
     with raises_exactly(f"{p}:2: field 'gold_doc_ids' item 0 is a number {LIST}"):
         load_alpaca_jsonl(p, None, 0.5, 0)
 
 
 def test_alpaca_reads_the_corpus_and_warns_about_unknown_gold(tmp_path, corpus, caplog):
     rows = [alpaca_row(0, split="eval", gold_doc_ids=["d1", "zz"])]
-    p = write_rows(tmp_path / "a.jsonl", rows)
+    p = write_jsonl(tmp_path / "a.jsonl", rows)
     with caplog.at_level(logging.WARNING, logger="ragft.data.qa"):
         ds = load_alpaca_jsonl(p, corpus, 0.5, 0)
     assert [d.id for d in ds.corpus] == ["d1"]
@@ -101,7 +93,7 @@ def test_alpaca_reads_the_corpus_and_warns_about_unknown_gold(tmp_path, corpus, 
 
 @pytest.mark.parametrize("loader,row", [(load_qa_jsonl, qa_row), (load_alpaca_jsonl, alpaca_row)])
 def test_split_is_the_same_for_the_same_seed_and_differs_across_seeds(tmp_path, loader, row):
-    p = write_rows(tmp_path / "rows.jsonl", [row(i) for i in range(30)])
+    p = write_jsonl(tmp_path / "rows.jsonl", [row(i) for i in range(30)])
     splits = {}
     for seed in (0, 1, 2):
         ds = loader(p, None, 0.5, seed)
@@ -118,7 +110,7 @@ def test_split_is_the_same_for_the_same_seed_and_differs_across_seeds(tmp_path, 
 
 def test_split_field_on_some_rows_only_names_the_first_row_without(tmp_path):
     rows = [qa_row(0, split="eval"), qa_row(1, split="train"), qa_row(2)]
-    p = write_rows(tmp_path / "qa.jsonl", rows)
+    p = write_jsonl(tmp_path / "qa.jsonl", rows)
     with raises_exactly(
         f"{p}:3: field 'split' is missing (expected 'train' or 'eval': "
         "other rows have one, so every row needs one)"
@@ -128,7 +120,7 @@ def test_split_field_on_some_rows_only_names_the_first_row_without(tmp_path):
 
 def test_loading_logs_the_split_sizes(tmp_path, caplog):
     rows = [qa_row(0, split="eval"), qa_row(1, split="train"), qa_row(2, split="train")]
-    p = write_rows(tmp_path / "qa.jsonl", rows)
+    p = write_jsonl(tmp_path / "qa.jsonl", rows)
     with caplog.at_level(logging.INFO, logger="ragft.data.qa"):
         load_qa_jsonl(p, None, 0.5, 0)
     assert [r.getMessage() for r in caplog.records if r.name == "ragft.data.qa"] == [
@@ -142,7 +134,7 @@ def test_loading_logs_the_split_sizes(tmp_path, caplog):
 def gold_warning(tmp_path: Path, corpus: Path, n_unknown: int, caplog) -> str:
     rows = [qa_row(0, split="eval", gold_doc_ids=["d1"])]
     rows += [qa_row(i + 1, split="eval", gold_doc_ids=[f"u{i}"]) for i in range(n_unknown)]
-    p = write_rows(tmp_path / "qa.jsonl", rows)
+    p = write_jsonl(tmp_path / "qa.jsonl", rows)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="ragft.data.qa"):
         load_qa_jsonl(p, corpus, 0.5, 0)
