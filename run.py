@@ -20,7 +20,18 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ragft import cell, config, data, metrics, prompting, ranks, runtime, tracking, validation
+from ragft import (
+    cell,
+    config,
+    data,
+    datagen,
+    metrics,
+    prompting,
+    ranks,
+    runtime,
+    tracking,
+    validation,
+)
 from ragft.cache import Cache, hash_key
 from ragft.errors import RagftError
 from ragft.records import Cost
@@ -56,12 +67,13 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
     rank = ranks.global_rank()  # > 0 only in a rank of a SLURM / torchrun job (trainer=ddp)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     clock = runtime.Stopwatch()
-    dataset = clock.time("data_seconds", data.load, run.data)  # bad data fails before torch
+    cache = Cache(run.cache.dir)
+    generate = datagen.stage(run, cache) if run.data.name == "generated" else None
+    dataset = clock.time("data_seconds", data.load, run.data, generate)  # fails before torch
     data.check(dataset, run.data.name, run.approach, run.objective)
     log.info("data: %d documents, %d train and %d eval questions",
              len(dataset.corpus), len(dataset.train), len(dataset.eval))  # fmt: skip
 
-    cache = Cache(run.cache.dir)
     identity = cell.identity(run, dataset)
     finished = cache.lookup("cell", hash_key(identity))
     if finished is not None:  # this exact computation already ran: rank 0 replays its results

@@ -20,7 +20,9 @@ from ragft.approaches import RAFT, SLICE_KINDS, Approach, applies, uses
 # torch); tests/unit/test_config.py checks that they are equal.
 MODEL_SOURCES = ("package-gguf", "hf", "tiny-random")  # modeling.RESOLVERS
 RETRIEVER_NAMES = ("none", "bm25", "dense", "hybrid")  # "none" + retrieval.RETRIEVERS
-DATA_NAMES = ("fictional-kb", "qa-jsonl", "alpaca-jsonl")  # data.LOADERS
+DATA_NAMES = ("fictional-kb", "qa-jsonl", "alpaca-jsonl", "generated")  # data.LOADERS
+DATAGEN_BACKENDS = ("extractive", "hf", "openai")  # llm.BACKENDS + the rule-based extractive
+DATAGEN_SPLITS = ("by_question", "by_document")
 ANSWER_METRICS = ("exact_match", "f1", "contains", "rouge_l", "bleu")  # metrics.ANSWER_METRICS
 RETRIEVAL_METRICS = ("recall_at_k", "mrr")  # metrics.RETRIEVAL_METRICS
 QUANT_NAMES = ("none", "int8", "nf4")  # conf/quant/
@@ -136,6 +138,51 @@ class DataConfig:
 
 
 @dataclass
+class EndpointConfig:
+    """An OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, `transformers serve`)."""
+
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: Optional[str] = None  # the served model's name
+    api_key_env: str = "OPENAI_API_KEY"  # the *name* of the variable holding the key
+    concurrency: int = 4  # requests in flight at once
+    max_retries: int = 3  # on 429, 5xx, timeouts and dropped connections, with backoff
+    timeout: float = 60.0  # seconds per request
+    max_tokens: int = 1024  # per reply (servers that ignore the schema may ramble)
+    structured_output: bool = (
+        True  # send response_format=json_schema (replies are validated anyway)
+    )
+
+
+@dataclass
+class DatagenConfig:
+    """Documents -> instruction records -> a train / eval QA set (`data=generated`, generate.py)."""
+
+    name: str = "extractive"
+    backend: str = "extractive"  # extractive (rules, no model) | hf (the model group) | openai
+    # instruction type -> what a record of it asks (conf/datagen/types/default.yaml: 14 types)
+    types: dict[str, str] = field(default_factory=dict)
+    max_types: int = 3  # step 1: at most this many types per chunk
+    per_type: int = 2  # step 2: records per (chunk, type)
+    chunk_words: int = 200  # long documents are cut into chunks of this many words
+    max_chunks: Optional[int] = None  # generate from the first N chunks only (quick runs)
+    split: str = "by_question"  # by_question | by_document
+    eval_fraction: float = 0.3  # by_document: share of documents held out for eval
+    paraphrases: int = 0  # K paraphrases of each training question
+    max_answer_words: int = 40
+    grounding: float = 0.6  # free answers: share of their words found in the source chunk
+    near_duplicate: Optional[float] = (
+        0.95  # embedder cosine: two questions are one (null: exact only)
+    )
+    leak_threshold: float = 0.9  # embedder cosine: an eval question too close to a train one
+    embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
+    max_field_chars: int = 300  # hf / openai: longest instruction, input or output
+    batch_size: int = 8
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    price_per_1k_input: Optional[float] = None  # for the cost estimate, in your currency
+    price_per_1k_output: Optional[float] = None
+
+
+@dataclass
 class MetricsConfig:
     name: str = "qa"
     answer: list[str] = field(default_factory=lambda: list(ANSWER_METRICS))
@@ -201,6 +248,7 @@ class RunConfig:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    datagen: DatagenConfig = field(default_factory=DatagenConfig)
 
 
 def _path_safe(text: str) -> str:
@@ -228,7 +276,7 @@ def cell_identity(run: RunConfig) -> dict[str, Any]:
     """
     approach = run.approach.record
     ident = asdict(run)
-    for key in ("logger", "cache", "data"):
+    for key in ("logger", "cache", "data", "datagen"):
         ident.pop(key)
     ident["approach"] = {"name": approach.name}
     if uses(approach, RAFT):

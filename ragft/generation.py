@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -30,13 +30,15 @@ def generate(
     batch_size: int,
     max_input_tokens: int,
     progress: bool = True,
+    constrain: Callable[[list[int]], list] | None = None,
 ) -> tuple[list[Generated], GenerationStats]:
     """Greedy-decode every prompt; return outputs in prompt order and cost figures.
 
     Prompts are sorted by length so each batch pads little; the chat template already holds
     any special tokens, so none are added here. `batch_size=0` fills the GPU: as many prompts
     per batch as its free memory holds (16 on the CPU); a batch that runs out of GPU memory
-    is retried at half the size.
+    is retried at half the size. `constrain(stop_ids)`, when given, makes the logits
+    processors of one batch (fresh per batch: constrained decoders keep state per row).
     """
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     results: list[Generated | None] = [None] * len(prompts)
@@ -52,7 +54,10 @@ def generate(
         idx = order[start : start + batch_size]
         texts = [prompts[i] for i in idx]
         try:
-            done = _generate_batch(model, tokenizer, texts, eos, max_new_tokens, max_input_tokens)
+            processors = constrain(eos) if constrain is not None else None
+            done = _generate_batch(
+                model, tokenizer, texts, eos, max_new_tokens, max_input_tokens, processors
+            )
         except torch.cuda.OutOfMemoryError:
             if batch_size == 1:
                 raise
@@ -83,6 +88,7 @@ def _generate_batch(
     eos: list[int],
     max_new_tokens: int,
     max_input_tokens: int,
+    logits_processors: list | None = None,
 ) -> list[Generated]:
     """Greedy-decode one left-padded batch; each output cut at its first stop token."""
     device = next(model.parameters()).device
@@ -102,6 +108,7 @@ def _generate_batch(
             num_beams=1,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=eos,
+            **({"logits_processor": logits_processors} if logits_processors else {}),
         )
     new = out[:, batch["input_ids"].shape[1] :]
     done = []

@@ -7,35 +7,48 @@ from collections.abc import Callable
 
 from ragft.config import ApproachConfig, DataConfig
 from ragft.data import fictional_kb, qa
+from ragft.data.corpus import load_corpus
 from ragft.errors import ConfigError
-from ragft.types import Dataset
+from ragft.types import Dataset, Document
+
+# The generation stage for data=generated (`ragft.datagen.stage`): documents -> Dataset.
+Generate = Callable[[tuple[Document, ...]], Dataset]
 
 
-def _fictional_kb(cfg: DataConfig) -> Dataset:
+def _fictional_kb(cfg: DataConfig, generate: Generate | None) -> Dataset:
     return fictional_kb.generate(cfg.n_entities, cfg.n_train_phrasings, cfg.seed, cfg.eval_split)
 
 
-def _qa_jsonl(cfg: DataConfig) -> Dataset:
+def _qa_jsonl(cfg: DataConfig, generate: Generate | None) -> Dataset:
     return qa.load_qa_jsonl(cfg.path, cfg.corpus_path, cfg.eval_fraction, cfg.seed)
 
 
-def _alpaca_jsonl(cfg: DataConfig) -> Dataset:
+def _alpaca_jsonl(cfg: DataConfig, generate: Generate | None) -> Dataset:
     return qa.load_alpaca_jsonl(cfg.path, cfg.corpus_path, cfg.eval_fraction, cfg.seed)
 
 
-LOADERS: dict[str, Callable[[DataConfig], Dataset]] = {
+def _generated(cfg: DataConfig, generate: Generate | None) -> Dataset:
+    if generate is None:
+        raise ConfigError([f"data={cfg.name} needs the generation stage (run.py and generate.py "
+                           "give it; in code pass ragft.datagen.stage(run, cache))"])  # fmt: skip
+    return generate(load_corpus(cfg.corpus_path))
+
+
+LOADERS: dict[str, Callable[[DataConfig, Generate | None], Dataset]] = {
     "fictional-kb": _fictional_kb,
     "qa-jsonl": _qa_jsonl,
     "alpaca-jsonl": _alpaca_jsonl,
+    "generated": _generated,
 }
 
 
-def load(cfg: DataConfig) -> Dataset:
+def load(cfg: DataConfig, generate: Generate | None = None) -> Dataset:
     """Build the dataset that `cfg.name` names; keep the first `cfg.max_eval` eval examples.
 
-    `cfg` has passed `ragft.validation` (a known name, a path that exists).
+    `cfg` has passed `ragft.validation` (a known name, a path that exists). `generate` is the
+    generation stage data=generated calls with the documents.
     """
-    ds = LOADERS[cfg.name](cfg)
+    ds = LOADERS[cfg.name](cfg, generate)
     if cfg.max_eval is not None:
         ds = dataclasses.replace(ds, eval=ds.eval[: cfg.max_eval])
     return ds

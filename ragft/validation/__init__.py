@@ -17,6 +17,7 @@ from ragft.approaches import APPROACHES, Approach
 from ragft.config import LOGGER_NAMES, OBJECTIVES, WANDB_MODES, RunConfig
 from ragft.errors import ConfigError
 from ragft.validation.checks import Problems, Rule, check, one_of, positive, seed_range
+from ragft.validation.datagen import datagen_rule
 from ragft.validation.inputs import data_rule, metrics_rule, retriever_rule
 from ragft.validation.model import lora_rule, model_rule, quant_rule, trainer_rule
 
@@ -109,6 +110,7 @@ RULES: tuple[Rule, ...] = (
     quant_rule,
     retriever_rule,
     data_rule,
+    datagen_rule,
     metrics_rule,
     trainer_rule,
     logger_rule,

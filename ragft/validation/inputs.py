@@ -103,6 +103,11 @@ def data_rule(run: RunConfig, approach: Approach | None) -> Problems:
             p += _corpus_problems(d.corpus_path)
         elif approach is not None and approach.retrieves:
             p.append(f"approach={approach.name} with data={d.name} needs data.corpus_path")
+    if d.name == "generated":
+        if not d.corpus_path:
+            p.append("data=generated needs data.corpus_path=<a folder of documents or a .jsonl>")
+        else:
+            p += _corpus_problems(d.corpus_path)
     if d.name == "fictional-kb":
         p += check(d.n_entities >= 2, "data.n_entities", d.n_entities, ">= 2")
         p += check(

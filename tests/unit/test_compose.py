@@ -77,6 +77,7 @@ def _needs(group: str, option: str, tmp: Path) -> tuple[list[str], str] | None:
         ("model", "hf"): ([f"model.path={tmp}"], "model.path"),
         ("data", "qa-jsonl"): (data, "data.path"),
         ("data", "alpaca-jsonl"): (data, "data.path"),
+        ("data", "generated"): ([f"data.corpus_path={tmp / 'docs'}"], "data.corpus_path"),
         ("retriever", "none"): (["approach=base"], "retriever=none"),
         # a hub id while downloads are off (the tests run offline) and it is not cached
         ("model", "llama-2-7b-chat"): (["model.path=" + str(tmp)], "HF_HUB_OFFLINE"),

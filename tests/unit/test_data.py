@@ -372,7 +372,7 @@ def test_corpus_large_document(tmp_path):
 
 
 def test_loaders_dispatch_dict():
-    assert set(data.LOADERS) == {"fictional-kb", "qa-jsonl", "alpaca-jsonl"}
+    assert set(data.LOADERS) == {"fictional-kb", "qa-jsonl", "alpaca-jsonl", "generated"}
 
 
 def test_load_fictional_kb_with_max_eval():

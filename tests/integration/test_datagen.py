@@ -1,0 +1,212 @@
+"""From documents to a study: generate.py's files, data=generated in a sweep that generates
+once, and an endpoint generation killed half-way that resumes without repeating a request."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ragft.data.qa import load_alpaca_jsonl, load_qa_jsonl
+from tests.llm_server import KEY, Server
+
+from ..helpers import ROOT, TINY
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory) -> Path:
+    """Four Markdown documents from the fictional knowledge base (facts known)."""
+    from ragft.data import fictional_kb
+
+    folder = tmp_path_factory.mktemp("docs")
+    for d in fictional_kb.generate(4, 2, 0, "heldout").corpus:
+        (folder / f"{d.id}.md").write_text(f"# {d.title}\n\n{d.text}\n")
+    return folder
+
+
+def generate_py(out: Path, *overrides: str, env: dict | None = None, **kw):
+    args = [sys.executable, str(ROOT / "generate.py"), f"hydra.run.dir={out}", *overrides]
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=env, **kw)  # fmt: skip
+
+
+def test_generate_writes_files_that_the_user_data_loaders_read(tmp_path, docs):
+    out = tmp_path / "set"
+    proc = generate_py(out, f"data.corpus_path={docs}", f"cache.dir={tmp_path / 'cache'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ragft: generated set" in proc.stdout
+    stats = json.loads((out / "stats.json").read_text())
+    qa = load_qa_jsonl(out / "qa.jsonl", docs, 0.2, 0)
+    alpaca = load_alpaca_jsonl(out / "alpaca.jsonl", docs, 0.2, 0)
+    assert len(qa.eval) == len(alpaca.eval) > 0 and len(qa.train) == len(alpaca.train) > 0
+    assert [e.question for e in qa.eval] == [e.question for e in alpaca.eval]
+    known = {d.id for d in qa.corpus}
+    assert all(set(e.gold_doc_ids) <= known for e in qa.train + qa.eval)
+    report = (out / "generation_report.md").read_text()
+    assert f"{len(qa.train)} train and {len(qa.eval)} eval records" in report
+    assert "| wh_question |" in report and "## Dropped, per filter" in report
+    assert stats["backend"] == "extractive" and stats["documents"] == 4
+    # the same documents and settings again: the cached set, byte for byte
+    again = generate_py(tmp_path / "again", f"data.corpus_path={docs}",
+                        f"cache.dir={tmp_path / 'cache'}")  # fmt: skip
+    assert again.returncode == 0 and "ragft: cached set" in again.stdout
+    assert (tmp_path / "again" / "qa.jsonl").read_bytes() == (out / "qa.jsonl").read_bytes()
+
+
+def test_a_sweep_on_generated_data_generates_once(tmp_path, docs):
+    cache = tmp_path / "cache"
+    args = [sys.executable, str(ROOT / "run.py"), "-m", *TINY, "data=generated",
+            f"data.corpus_path={docs}", f"cache.dir={cache}", "approach=base,rag,finetune",
+            "trainer.max_epochs=1", f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    assert log.count("datagen: extractive set") == 3
+    assert log.count("(generated)") == 1 and log.count("(cached)") == 2
+    assert len(list((cache / "datagen").iterdir())) == 1 + 1  # the entry and its lock
+    results = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/results.json")]
+    assert sorted(r["approach"] for r in results) == ["base", "finetune", "rag"]
+    assert len({r["n_eval"] for r in results}) == 1 and results[0]["n_eval"] > 0
+
+
+def _endpoint(server: Server, docs: Path, cache: Path) -> tuple[str, ...]:
+    return (f"data.corpus_path={docs}", f"cache.dir={cache}", "datagen=openai",
+            f"datagen.endpoint.base_url={server.base_url}", "datagen.endpoint.model=served",
+            "datagen.endpoint.concurrency=1", "datagen.endpoint.api_key_env=RAGFT_TEST_KEY",
+            "datagen.grounding=0", "datagen.paraphrases=1")  # fmt: skip
+
+
+def test_a_killed_endpoint_generation_resumes_without_repeating_a_request(tmp_path, docs):
+    env = {**os.environ, "RAGFT_TEST_KEY": KEY}
+    with Server("ok") as clean:  # the uninterrupted run, for comparison
+        proc = generate_py(tmp_path / "clean", *_endpoint(clean, docs, tmp_path / "c1"), env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    total = len(clean.answered())
+
+    cache = tmp_path / "c2"  # the same server address again: base_url is part of the set's key
+    with Server("ok", delay=0.25, port=clean.httpd.server_address[1]) as first:
+        args = [sys.executable, str(ROOT / "generate.py"), f"hydra.run.dir={tmp_path / 'a'}",
+                *_endpoint(first, docs, cache)]  # fmt: skip
+        victim = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        deadline = time.monotonic() + 300
+        while len(first.answered()) < total // 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        victim.send_signal(signal.SIGKILL)
+        killed_log = victim.communicate(timeout=60)[0]
+    answered_before = set(first.answered())
+    assert 0 < len(answered_before) < total
+
+    with Server("ok", port=clean.httpd.server_address[1]) as second:
+        proc = generate_py(tmp_path / "b", *_endpoint(second, docs, cache), env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    again = set(second.answered())
+    # at most the one request in flight at the kill is asked again (its reply never landed)
+    assert len(answered_before & again) <= 1
+    assert len(second.log) <= total - len(answered_before) + 1
+    for name in ("qa.jsonl", "alpaca.jsonl"):
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
+    report = (tmp_path / "b" / "generation_report.md").read_text()
+    assert "requests_resumed" in report
+
+    # the key is in no file and no log
+    logs = killed_log + proc.stdout + proc.stderr
+    assert KEY not in logs
+    for folder in (tmp_path / "a", tmp_path / "b", tmp_path / "clean", cache, tmp_path / "c1"):
+        for f in folder.rglob("*"):
+            if f.is_file():
+                assert KEY.encode() not in f.read_bytes(), f
+
+
+@pytest.mark.parametrize(
+    ("corpus", "message"),
+    [
+        ("empty", "the corpus is empty"),
+        ("no-docs", "no readable .txt or .md files"),
+    ],
+)
+def test_bad_corpora_are_one_clear_error_and_nothing_written(tmp_path, corpus, message):
+    folder = tmp_path / corpus
+    folder.mkdir()
+    if corpus == "empty":
+        (folder / "blank.md").write_text("  \n")
+    else:
+        (folder / "notes.pdf.bak").write_text("x")
+    proc = generate_py(tmp_path / "out", f"data.corpus_path={folder}",
+                       f"cache.dir={tmp_path / 'cache'}")  # fmt: skip
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "qa.jsonl").exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_generate_against_a_real_transformers_serve(tmp_path, docs):
+    """transformers' own OpenAI-compatible server on the tiny random model: it ignores
+    response_format, so every reply is free text, rejected by schema validation and counted."""
+    import urllib.request
+
+    from ragft import modeling
+    from ragft.cache import Cache
+    from ragft.config import ModelConfig, QuantConfig
+
+    folder = modeling.load(ModelConfig(name="tiny-llama", source="tiny-random"), QuantConfig(),
+                           Cache(tmp_path / "cache"), seed=0).source.path  # fmt: skip
+    port = _free_port()
+    log = open(tmp_path / "serve.log", "w")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "transformers.cli.transformers",
+            "serve",
+            folder,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+        ],  # fmt: skip
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        proc = generate_py(
+            tmp_path / "out", f"data.corpus_path={docs}", f"cache.dir={tmp_path / 'cache'}",
+            "datagen=openai", f"datagen.endpoint.base_url=http://127.0.0.1:{port}/v1",
+            f"datagen.endpoint.model={folder}", "datagen.max_chunks=2",
+            "datagen.endpoint.max_tokens=12", "datagen.endpoint.max_retries=1",
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()
+    served = (tmp_path / "serve.log").read_text()
+    assert served.count('"POST /v1/chat/completions HTTP/1.1" 200') == 2  # one per chunk
+    assert "response_format" in served  # "Ignoring unsupported fields in the request"
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "dropped: {'schema_invalid': 2}" in proc.stderr
+    assert not (tmp_path / "out" / "qa.jsonl").exists()
