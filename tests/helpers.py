@@ -96,3 +96,13 @@ def raises_exactly(message: str):
     from ragft.errors import DataError
 
     return pytest.raises(DataError, match="^" + re.escape(message) + "$")
+
+
+def kb_markdown(folder: Path, n_entities: int = 4) -> Path:
+    """The fictional knowledge base's documents as Markdown files (facts known): a corpus
+    folder for the generation tests."""
+    from ragft.data import fictional_kb
+
+    for d in fictional_kb.generate(n_entities, 2, 0, "heldout").corpus:
+        (folder / f"{d.id}.md").write_text(f"# {d.title}\n\n{d.text}\n")
+    return folder

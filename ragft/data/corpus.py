@@ -1,4 +1,5 @@
-"""The user's documents: a folder of .txt/.md files, or a JSONL of {"id", "text", "title"?}."""
+"""The user's documents: a folder of .txt/.md (and, with the `docs` extra, .pdf/.docx/.html)
+files, or a JSONL of {"id", "text", "title"?}."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from ragft.types import Document
 
 log = logging.getLogger(__name__)
 
-FOLDER_EXTS = [".txt", ".md"]
+PLAIN_EXTS = [".txt", ".md"]  # read as UTF-8 text, as they are
+RICH_EXTS = [".pdf", ".docx", ".html", ".htm"]  # llama-index's own readers (extra `docs`)
+FOLDER_EXTS = PLAIN_EXTS + RICH_EXTS
+DOCS_EXTRA = "pip install 'ragft[docs]' (llama-index-readers-file, pypdf, docx2txt, beautifulsoup4)"
 
 
 def load_corpus(path: str | Path) -> tuple[Document, ...]:
@@ -50,7 +54,9 @@ def _load_folder(folder: Path) -> tuple[Document, ...]:
             exclude_hidden=False,
         )
     except ValueError:  # "No files found in ..."
-        raise DataError(f"{folder}: no readable .txt or .md files") from None
+        raise DataError(
+            f"{folder}: no readable .txt or .md files (nor .pdf, .docx, .html)"
+        ) from None
 
     # We read only plain text, so the warning that the optional readers package is missing
     # (logged once per file) is noise; silence it while we load.
@@ -83,7 +89,7 @@ def _read_files(folder: Path, files: list) -> tuple[Document, ...]:
             loaded = SimpleDirectoryReader.load_file(
                 input_file=Path(file),
                 file_metadata=None,
-                file_extractor={},
+                file_extractor=_extractor(Path(file)),
                 encoding="utf-8-sig",
                 errors="strict",
                 raise_on_error=True,
@@ -92,14 +98,38 @@ def _read_files(folder: Path, files: list) -> tuple[Document, ...]:
             raise DataError(
                 f"{file}: not UTF-8 ({e.reason} at byte {e.start}); save the file as UTF-8"
             ) from None
-        text = "".join(d.text for d in loaded)
+        except DataError:
+            raise
+        except ImportError:  # a reader's own dependency (pypdf, docx2txt, bs4) is missing
+            ext = Path(file).suffix.lower()
+            raise DataError(
+                f"{file}: reading {ext} files needs the docs extra: {DOCS_EXTRA}"
+            ) from None
+        except Exception as e:  # a reader's own error on a damaged PDF / DOCX / HTML file
+            raise DataError(f"{file}: cannot read it ({type(e).__name__}: {e})") from None
+        text = ("\n\n" if Path(file).suffix.lower() in RICH_EXTS else "").join(
+            d.text for d in loaded
+        )
         if not text.strip():
-            log.info("%s: blank, skipped", file)
+            log.warning("%s: no text in it, skipped", file)
             continue
         docs.append(Document(id=rel.as_posix(), text=text, title=rel.stem))
     if not docs and files:
         raise DataError(f"{folder}: the corpus is empty (every .txt/.md file is blank or hidden)")
     return tuple(sorted(docs, key=lambda d: d.id))
+
+
+def _extractor(file: Path) -> dict:
+    """{} for plain text (read as is); llama-index's reader for a PDF, Word or HTML file."""
+    ext = file.suffix.lower()
+    if ext not in RICH_EXTS:
+        return {}
+    try:
+        from llama_index.readers.file import DocxReader, HTMLTagReader, PDFReader
+    except ImportError:
+        raise DataError(f"{file}: reading {ext} files needs the docs extra: {DOCS_EXTRA}") from None
+    reader = {".pdf": PDFReader, ".docx": DocxReader}.get(ext)
+    return {ext: reader() if reader else HTMLTagReader(tag="body")}
 
 
 def _load_jsonl(path: Path) -> tuple[Document, ...]:

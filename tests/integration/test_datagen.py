@@ -1,11 +1,10 @@
 """From documents to a study: generate.py's files, data=generated in a sweep that generates
-once, and an endpoint generation killed half-way that resumes without repeating a request."""
+once, bad corpora, and generate.py against a real `transformers serve`.
+(A killed endpoint generation's resume is in tests/reliability/test_datagen_resume.py.)"""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from ragft.data.qa import load_alpaca_jsonl, load_qa_jsonl
-from tests.llm_server import KEY, Server
 
-from ..helpers import ROOT, TINY
+from ..helpers import ROOT, TINY, kb_markdown
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -24,15 +22,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory) -> Path:
     """Four Markdown documents from the fictional knowledge base (facts known)."""
-    from ragft.data import fictional_kb
-
-    folder = tmp_path_factory.mktemp("docs")
-    for d in fictional_kb.generate(4, 2, 0, "heldout").corpus:
-        (folder / f"{d.id}.md").write_text(f"# {d.title}\n\n{d.text}\n")
-    return folder
+    return kb_markdown(tmp_path_factory.mktemp("docs"))
 
 
 def generate_py(out: Path, *overrides: str, env: dict | None = None, **kw):
+    """`python generate.py hydra.run.dir=OUT OVERRIDES...` in a subprocess."""
     args = [sys.executable, str(ROOT / "generate.py"), f"hydra.run.dir={out}", *overrides]
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env=env, **kw)  # fmt: skip
@@ -75,55 +69,6 @@ def test_a_sweep_on_generated_data_generates_once(tmp_path, docs):
     results = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/results.json")]
     assert sorted(r["approach"] for r in results) == ["base", "finetune", "rag"]
     assert len({r["n_eval"] for r in results}) == 1 and results[0]["n_eval"] > 0
-
-
-def _endpoint(server: Server, docs: Path, cache: Path) -> tuple[str, ...]:
-    return (f"data.corpus_path={docs}", f"cache.dir={cache}", "datagen=openai",
-            f"datagen.endpoint.base_url={server.base_url}", "datagen.endpoint.model=served",
-            "datagen.endpoint.concurrency=1", "datagen.endpoint.api_key_env=RAGFT_TEST_KEY",
-            "datagen.grounding=0", "datagen.paraphrases=1")  # fmt: skip
-
-
-def test_a_killed_endpoint_generation_resumes_without_repeating_a_request(tmp_path, docs):
-    env = {**os.environ, "RAGFT_TEST_KEY": KEY}
-    with Server("ok") as clean:  # the uninterrupted run, for comparison
-        proc = generate_py(tmp_path / "clean", *_endpoint(clean, docs, tmp_path / "c1"), env=env)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    total = len(clean.answered())
-
-    cache = tmp_path / "c2"  # the same server address again: base_url is part of the set's key
-    with Server("ok", delay=0.25, port=clean.httpd.server_address[1]) as first:
-        args = [sys.executable, str(ROOT / "generate.py"), f"hydra.run.dir={tmp_path / 'a'}",
-                *_endpoint(first, docs, cache)]  # fmt: skip
-        victim = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)  # fmt: skip
-        deadline = time.monotonic() + 300
-        while len(first.answered()) < total // 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        victim.send_signal(signal.SIGKILL)
-        killed_log = victim.communicate(timeout=60)[0]
-    answered_before = set(first.answered())
-    assert 0 < len(answered_before) < total
-
-    with Server("ok", port=clean.httpd.server_address[1]) as second:
-        proc = generate_py(tmp_path / "b", *_endpoint(second, docs, cache), env=env)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    again = set(second.answered())
-    # at most the one request in flight at the kill is asked again (its reply never landed)
-    assert len(answered_before & again) <= 1
-    assert len(second.log) <= total - len(answered_before) + 1
-    for name in ("qa.jsonl", "alpaca.jsonl"):
-        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
-    report = (tmp_path / "b" / "generation_report.md").read_text()
-    assert "requests_resumed" in report
-
-    # the key is in no file and no log
-    logs = killed_log + proc.stdout + proc.stderr
-    assert KEY not in logs
-    for folder in (tmp_path / "a", tmp_path / "b", tmp_path / "clean", cache, tmp_path / "c1"):
-        for f in folder.rglob("*"):
-            if f.is_file():
-                assert KEY.encode() not in f.read_bytes(), f
 
 
 @pytest.mark.parametrize(

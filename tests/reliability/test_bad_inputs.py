@@ -270,7 +270,9 @@ def data_cases(d: Path) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     (d / "a-folder.jsonl").mkdir()
     (d / "no-readable").mkdir()
     (d / "no-readable" / "notes.csv").write_text("a,b\n")
-    (d / "no-readable" / "scan.pdf").write_bytes(b"%PDF-1.4 binary")
+    (d / "no-readable" / "scan.tiff").write_bytes(b"II*\x00 binary")
+    (d / "damaged-pdf").mkdir()
+    (d / "damaged-pdf" / "scan.pdf").write_bytes(b"%PDF-1.4 binary")
     (d / "blank-docs").mkdir()
     (d / "blank-docs" / "a.txt").write_text("  \n\n")
     (d / "latin1-docs").mkdir()
@@ -351,6 +353,7 @@ def data_cases(d: Path) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
             rag("no-readable"),
             ("no-readable", "no readable .txt or .md"),
         ),
+        "corpus PDF that is damaged": (rag("damaged-pdf"), ("scan.pdf", "cannot read it")),
         "corpus folder of blank files": (rag("blank-docs"), ("blank-docs", "empty")),
         "corpus file not UTF-8": (rag("latin1-docs"), ("ilsa.txt", "not UTF-8")),
         "corpus JSONL row without text": (

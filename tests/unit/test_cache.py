@@ -226,3 +226,33 @@ def test_a_corrupt_entry_whose_files_cannot_all_be_deleted_is_still_rebuilt(tmp_
     assert (hit, build.calls, again) == (False, 2, entry)
     assert (again / "model.bin").read_bytes() == build.payload
     assert len([p for p in entry.parent.iterdir() if p.name.startswith(".trash-")]) == 1
+
+
+def test_keys_are_stable_across_versions():
+    # A changed hash silently orphans every cache a user has; these values are the format.
+    assert hash_key(PARTS) == "1b7315b944e434380aa3e5150c045a34"
+    assert texts_sha256(["a", "bc"]) == (
+        "9a8acca1b6c6c0befd3fbc756aed625da998c998f7252e738c4ef061906b9b21"
+    )
+
+
+def test_key_parts_that_are_not_json_are_hashed_and_recorded_as_text(tmp_path):
+    parts = {"path": Path("/data/docs"), "n": 1}
+    assert hash_key(parts) == hash_key({"path": "/data/docs", "n": 1})
+    path, _ = Cache(tmp_path).get_or_build("index", parts, Builder())
+    assert json.loads((path / MANIFEST).read_text())["key_parts"]["path"] == "/data/docs"
+
+
+def test_a_cache_without_a_root_is_the_default_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGFT_CACHE_DIR", str(tmp_path / "here"))
+    assert Cache().root == default_cache_dir() == tmp_path / "here"
+    assert Cache(None).root == tmp_path / "here"
+
+
+def test_rebuilding_a_corrupt_entry_says_which(tmp_path, caplog):
+    cache, build = Cache(tmp_path), Builder()
+    path, _ = cache.get_or_build("index", PARTS, build)
+    (path / MANIFEST).unlink()
+    with caplog.at_level("WARNING", logger="ragft.cache"):
+        cache.get_or_build("index", PARTS, build)
+    assert caplog.messages == [f"cache entry {path} is corrupt or incomplete; rebuilding it"]

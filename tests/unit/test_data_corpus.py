@@ -23,7 +23,7 @@ def test_folder_corpus_logs_its_size_and_the_blank_files_it_skips(tmp_path, capl
         docs = load_corpus(tmp_path)
     assert [d.id for d in docs] == ["a.txt", "b.md"]
     messages = [r.getMessage() for r in caplog.records if r.name == "ragft.data.corpus"]
-    assert f"{tmp_path / 'blank.txt'}: blank, skipped" in messages
+    assert f"{tmp_path / 'blank.txt'}: no text in it, skipped" in messages
     assert messages[-1] == f"{tmp_path}: 2 documents"
 
 
@@ -83,3 +83,76 @@ def test_jsonl_corpus_title_is_optional(tmp_path):
     p.write_text(json.dumps({"id": "a", "text": "x", "title": None}) + "\n")
     (doc,) = load_corpus(p)
     assert (doc.id, doc.text, doc.title) == ("a", "x", "")
+
+
+def minimal_pdf(text: str) -> bytes:
+    """A one-page PDF whose page shows `text` (Helvetica), with a correct xref table."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def test_pdf_word_and_html_documents_are_read_with_llama_index_readers(tmp_path):
+    import docx
+
+    (tmp_path / "a.pdf").write_bytes(minimal_pdf("Lake Baikal is the deepest lake."))
+    word = docx.Document()
+    word.add_paragraph("The Vearvwyn telescope was invented in 1916.")
+    word.save(tmp_path / "b.docx")
+    (tmp_path / "c.html").write_text(
+        "<html><head><title>t</title><style>p {color: red}</style></head>"
+        "<body><h1>Demylkard</h1><p>A town of <b>markets</b>.</p></body></html>"
+    )
+    (tmp_path / "d.md").write_text("# Notes\n\nPlain *Markdown* stays as written.\n")
+    docs = {d.id: d.text for d in load_corpus(tmp_path)}
+    assert "Lake Baikal is the deepest lake." in docs["a.pdf"]
+    assert "The Vearvwyn telescope was invented in 1916." in docs["b.docx"]
+    assert "Demylkard" in docs["c.html"] and "markets" in docs["c.html"]
+    assert "<b>" not in docs["c.html"] and "color: red" not in docs["c.html"]
+    assert docs["d.md"] == "# Notes\n\nPlain *Markdown* stays as written.\n"
+
+
+def test_a_document_without_text_is_reported_and_a_damaged_one_is_an_error(tmp_path, caplog):
+    (tmp_path / "ok.txt").write_text("Some text.")
+    (tmp_path / "empty.html").write_text("<html><body>   </body></html>")
+    with caplog.at_level(logging.WARNING, logger="ragft.data.corpus"):
+        assert [d.id for d in load_corpus(tmp_path)] == ["ok.txt"]
+    assert f"{tmp_path / 'empty.html'}: no text in it, skipped" in caplog.messages
+    (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf")
+    with pytest.raises(DataError, match=r"bad\.pdf: cannot read it \("):
+        load_corpus(tmp_path)
+
+
+def test_a_rich_document_without_the_docs_extra_names_the_extra(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_readers(name, *args, **kwargs):
+        if name.startswith("llama_index.readers.file"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_readers)
+    (tmp_path / "a.pdf").write_bytes(minimal_pdf("x"))
+    with pytest.raises(DataError, match=r"a\.pdf: reading \.pdf files needs the docs extra: "
+                       r"pip install 'ragft\[docs\]'"):  # fmt: skip
+        load_corpus(tmp_path)

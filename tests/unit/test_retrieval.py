@@ -389,3 +389,10 @@ def test_hybrid_fuses_both_lists_where_bm25_and_dense_disagree(tmp_path):
     assert [p.score for p in fused] == sorted(expected.values(), reverse=True)
     # the top of each list is in the fused top 2 (with one list only, one of them would not be)
     assert {fused[0].chunk_id, fused[1].chunk_id} == {lexical_ids[0], semantic_ids[0]}
+
+
+def test_rrf_defaults_to_the_config_constant():
+    from ragft.config import RetrieverConfig
+
+    assert RetrieverConfig().rrf_k == 60
+    assert reciprocal_rank_fusion([["a"]]) == [("a", 1 / 61)]

@@ -1,5 +1,6 @@
 """The openai backend against a scripted server on 127.0.0.1: replies, retries, every fault's
-one clear message, and the key kept out of messages."""
+one clear message (connection refused, 401, 404, 429 then success, 500 past the retry
+budget, a timeout, text that is not JSON), and the key kept out of messages."""
 
 from __future__ import annotations
 
@@ -48,21 +49,27 @@ def test_replies_come_back_in_request_order_parsed_and_counted(key):
     assert all(e["auth"] == f"Bearer {KEY}" for e in s.log)
 
 
-def test_429_then_success_is_retried_by_the_client(key):
+@pytest.mark.measures("fault")
+def test_429_then_success_is_retried_by_the_client(key, tally):
+    tally.fault()
     with Server("429-then-ok", fail_first=2) as s:
         (reply,) = backend(s, concurrency=1).complete([records_request()])
     assert reply.data is not None
     assert [e["status"] for e in s.log] == [429, 429, 200]
 
 
-def test_500_until_the_retry_budget_is_spent_is_one_clear_error(key):
+@pytest.mark.measures("fault")
+def test_500_until_the_retry_budget_is_spent_is_one_clear_error(key, tally):
+    tally.fault()
     with Server("500") as s:
         with pytest.raises(LLMError, match=r"kept answering 500 through 2 retries"):
             backend(s, concurrency=1).complete([records_request()])
     assert len(s.log) == 3  # the first try and two retries, then it stops
 
 
-def test_401_names_the_variable_and_never_the_key(monkeypatch):
+@pytest.mark.measures("fault", "leaked")
+def test_401_names_the_variable_and_never_the_key(monkeypatch, tally):
+    tally.fault()
     monkeypatch.setenv("RAGFT_TEST_KEY", "sk-wrong-key-1234")
     with Server("ok") as s:
         with pytest.raises(LLMError) as err:
@@ -70,16 +77,21 @@ def test_401_names_the_variable_and_never_the_key(monkeypatch):
     message = str(err.value)
     assert "401" in message and "$RAGFT_TEST_KEY" in message
     assert "sk-wrong-key-1234" not in message
+    tally.leaked(0)
     assert len(s.log) == 1  # 401 is not retried
 
 
-def test_404_says_model_or_base_url(key):
+@pytest.mark.measures("fault")
+def test_404_says_model_or_base_url(key, tally):
+    tally.fault()
     with Server("404") as s:
         with pytest.raises(LLMError, match=r"404: no such model there, or base_url"):
             backend(s).complete([records_request()])
 
 
-def test_connection_refused_says_is_the_server_running(key):
+@pytest.mark.measures("fault")
+def test_connection_refused_says_is_the_server_running(key, tally):
+    tally.fault()
     with Server("ok") as s:
         url = s.base_url
     dead = EndpointBackend(url, "m", "RAGFT_TEST_KEY", max_retries=1, timeout=2.0)
@@ -87,21 +99,27 @@ def test_connection_refused_says_is_the_server_running(key):
         dead.complete([records_request()])
 
 
-def test_a_timeout_after_every_retry_is_one_clear_error(key):
+@pytest.mark.measures("fault")
+def test_a_timeout_after_every_retry_is_one_clear_error(key, tally):
+    tally.fault()
     with Server("ok", delay=1.5) as s:
         with pytest.raises(LLMError, match=r"timed out 2 times"):
             backend(s, concurrency=1, max_retries=1, timeout=0.5).complete([records_request()])
     assert len(s.log) == 2
 
 
-def test_text_that_is_not_json_is_rejected_and_kept_as_an_error(key):
+@pytest.mark.measures("fault")
+def test_text_that_is_not_json_is_rejected_and_kept_as_an_error(key, tally):
+    tally.fault()
     with Server("not-json") as s:
         (reply,) = backend(s).complete([records_request()])
     assert reply.data is None and reply.error == "invalid_json"
     assert reply.text == "Sure! Here is the answer."
 
 
-def test_json_that_breaks_the_schema_is_rejected(key):
+@pytest.mark.measures("fault")
+def test_json_that_breaks_the_schema_is_rejected(key, tally):
+    tally.fault()
     with Server("ok") as s:  # answers {"records": ...}, which SCHEMA does not allow
         (reply,) = backend(s).complete([Request("", "Say something.", SCHEMA, 50)])
     assert reply.data is None and reply.error.startswith("schema: 'answer' is a required")
