@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
-from ragft.llm import Reply, Request, parse_reply
+from ragft.llm import LLMError, Reply, Request, parse_reply
 
 
 class HFBackend:
@@ -36,6 +36,16 @@ class HFBackend:
             )
         head = f"{request.system}\n\n" if request.system else ""
         return f"{head}{request.user}\n"
+
+    def _check_lengths(self, prompts: list[str]) -> None:
+        """A prompt over the input limit would lose its start (the text): refuse, do not cut."""
+        ids = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
+        longest = max((len(x) for x in ids), default=0)
+        if longest > self.max_input_tokens:
+            raise LLMError(
+                f"a generation prompt of {longest} tokens is longer than the model's input "
+                f"limit of {self.max_input_tokens}; lower datagen.chunk_words"
+            )
 
     def _constrain(self, schema: dict) -> Callable[[list[int]], list]:
         import xgrammar as xgr
@@ -66,6 +76,8 @@ class HFBackend:
         for i, r in enumerate(requests):
             key = (json.dumps(r.schema, sort_keys=True), r.max_tokens)
             groups.setdefault(key, []).append(i)
+        prompts = [self._prompt(r) for r in requests]
+        self._check_lengths(prompts)
         for (_, max_tokens), idx in groups.items():
             schema = requests[idx[0]].schema
             for start in range(0, len(idx), self.batch_size):
@@ -73,7 +85,7 @@ class HFBackend:
                 outputs, _ = generate(
                     self.model,
                     self.tokenizer,
-                    [self._prompt(requests[i]) for i in part],
+                    [prompts[i] for i in part],
                     max_new_tokens=max_tokens,
                     batch_size=self.batch_size,
                     max_input_tokens=self.max_input_tokens,

@@ -136,3 +136,10 @@ def test_constrained_decoding_makes_every_reply_of_the_random_model_parse(tmp_pa
     raw, _ = generate(loaded.model, loaded.tokenizer, [prompt], max_new_tokens=40,
                       batch_size=1, max_input_tokens=2048, progress=False)  # fmt: skip
     assert parse_reply(raw[0].text, asked[1].schema).data is None
+    # a prompt over the input limit is refused, not cut (its start is the document's text)
+    from ragft.llm import LLMError
+
+    short = HFBackend(loaded.model, loaded.tokenizer, {}, batch_size=4, max_input_tokens=16)
+    with pytest.raises(LLMError, match=r"tokens is longer than the model's input limit of 16; "
+                       r"lower datagen.chunk_words"):  # fmt: skip
+        short.complete([asked[0]])
