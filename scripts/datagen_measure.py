@@ -38,8 +38,11 @@ def main() -> None:
     ap.add_argument("--entities", type=int, default=8)
     ap.add_argument("--per-type", type=int, default=2)
     ap.add_argument("--max-types", type=int, default=3)
-    ap.add_argument("--paraphrases", type=int, default=0)
+    ap.add_argument("--paraphrases", type=int, default=None,
+                    help="default: 0 for extractive, 1 for hf (conf/datagen/*.yaml)")  # fmt: skip
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--cache", type=Path, help="cache folder (default: a new empty one); "
+                    "its request journal lets a re-run resume")  # fmt: skip
     args = ap.parse_args()
 
     import yaml
@@ -47,13 +50,16 @@ def main() -> None:
     types = yaml.safe_load((Path(__file__).parent.parent / "conf/datagen/types/default.yaml")
                            .read_text())  # fmt: skip
     cfg = DatagenConfig(backend=args.backend, types=types, per_type=args.per_type,
-                        max_types=args.max_types, paraphrases=args.paraphrases)  # fmt: skip
+                        max_types=args.max_types,
+                        paraphrases=args.paraphrases if args.paraphrases is not None
+                        else int(args.backend != "extractive"))  # fmt: skip
     ds = fictional_kb.generate(args.entities, 2, 0, "heldout")
     facts = defaultdict(list)  # doc id -> its facts' answers
     for ex in ds.eval:
         facts[ex.gold_doc_ids[0]].append(ex.answers[0])
 
-    cache = Cache(tempfile.mkdtemp(prefix="ragft-datagen-measure-"))
+    cache = Cache(args.cache or tempfile.mkdtemp(prefix="ragft-datagen-measure-"))
+    print(f"cache: {cache.root}", flush=True)
     make = backend_factory(cfg, ModelConfig(), QuantConfig(), cache, 0)
     t0 = time.perf_counter()
     backend = make() if make else None

@@ -3,6 +3,8 @@ endpoint."""
 
 from __future__ import annotations
 
+import re
+
 from ragft.approaches import Approach
 from ragft.config import DATAGEN_BACKENDS, DATAGEN_SPLITS, RunConfig
 from ragft.validation.checks import Problems, check, one_of, package_problems, positive
@@ -59,7 +61,7 @@ def endpoint_problems(run: RunConfig) -> Problems:
     p += check(1 <= e.concurrency <= 64, "datagen.endpoint.concurrency", e.concurrency, "1-64")
     p += check(0 <= e.max_retries <= 10, "datagen.endpoint.max_retries", e.max_retries, "0-10")
     p += positive("datagen.endpoint.timeout", e.timeout)
-    if not e.api_key_env or not e.api_key_env.replace("_", "").isalnum():
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", e.api_key_env or ""):
         p.append(
             f"datagen.endpoint.api_key_env={e.api_key_env!r} must be the *name* of an "
             "environment variable (e.g. OPENAI_API_KEY), not the key"

@@ -104,3 +104,40 @@ def test_template_paraphrases_are_distinct_and_keep_the_question():
     out = extractive.paraphrases("What is the capital?", 3)
     assert len(set(out)) == 3 and all("what is the capital?" in p for p in out)
     assert extractive.paraphrases("What?", 0) == []
+
+
+def test_in_before_a_number_that_is_no_year_stays():
+    assert asked("The hotel has rooms in 12 towers across the city.")[0][1:] == (
+        "The hotel has rooms in how many towers across the city?", "12"
+    )  # fmt: skip
+
+
+def test_a_name_after_by_is_asked_by_whom():
+    out = [(q, a) for t, q, a in asked("The bridge was designed by Zara Vell in 1901.")
+           if t == "wh_question"]  # fmt: skip
+    assert out == [
+        ("The bridge was designed by Zara Vell when?", "1901"),
+        ("The bridge was designed by whom in 1901?", "Zara Vell"),
+    ]
+
+
+def test_a_question_keeps_the_letters_around_the_span():
+    assert asked("In 1798, Xeno Vell was born to a family of modest means.")[0][1] == (
+        "When Xeno Vell was born to a family of modest means?"
+    )
+    assert asked("She drove 12 miles to reach XXX.")[0][1] == (
+        "Fevulkix Thearnix drove how many miles to reach XXX?"
+    )
+
+
+def test_a_span_that_is_the_whole_sentence():
+    assert extractive.wh_question("Alpha Beta Gamma Delta;", 0, 22, "name") == "What?"
+
+
+def test_paraphrases_keep_a_leading_acronym():
+    assert extractive.paraphrases("IPv4 has how many bits?", 1) == [
+        "According to the documents, IPv4 has how many bits?"
+    ]
+    assert extractive.paraphrases("How many bits?", 1) == [
+        "According to the documents, how many bits?"
+    ]

@@ -135,3 +135,74 @@ def test_with_paraphrases_coming_a_fact_asked_once_is_held_out():
     records = [rec("q1", "a1", fact="f1"), rec("q2a", "a2", fact="f2"), rec("q2b", "a2", fact="f2")]
     train, held = splits.by_question(records, seed=0, hold_singletons=True)
     assert sorted(r.fact for r in held) == ["f1", "f2"] and [r.fact for r in train] == ["f2"]
+
+
+def test_an_answer_with_no_words_is_not_grounded_at_all():
+    assert filters.grounding_share("the", "the lake") == 0.0
+    assert filters.grounding_share("Lake Tahoe", SOURCE) == 0.5
+
+
+def test_apply_counts_each_drop():
+    records = [rec("How deep is Lake Baikal?", "1642 metres")] * 3
+    _, dropped = filters.apply(records, {"d#0": SOURCE}, 5, 0.5)
+    assert dropped == Counter(duplicate=2)
+
+
+def test_a_cosine_equal_to_the_threshold_is_a_near_duplicate():
+    e = np.array([[1.0, 0.0], [1.0, 0.0]], dtype=np.float32)
+    assert filters.near_duplicates(e, 1.0) == [1]
+
+
+def test_splits_are_seeded():
+    records = [rec(f"q{i}-{j}", f"a{i}", fact=f"f{i}", doc=f"doc{i % 10}")
+               for i in range(20) for j in range(5)]  # fmt: skip
+    assert splits.by_question(records, 3) == splits.by_question(records, 3)
+    assert splits.by_question(records, 3) != splits.by_question(records, 4)
+    docs = [f"doc{i}" for i in range(10)]
+    assert splits.by_document(records, docs, 0.3, 3) == splits.by_document(records, docs, 0.3, 3)
+
+
+@pytest.mark.parametrize(("n_docs", "fraction", "n_eval"), [(5, 0.1, 1), (3, 0.99, 2), (2, 0.5, 1)])
+def test_by_document_holds_out_at_least_one_and_never_all(n_docs, fraction, n_eval):
+    records = [rec(f"q{d}", f"a{d}", doc=f"doc{d}") for d in range(n_docs)]
+    _, held = splits.by_document(records, [f"doc{d}" for d in range(n_docs)], fraction, 0)
+    assert len({r.doc_id for r in held}) == n_eval
+
+
+def test_the_leak_check_goes_through_every_eval_question():
+    table = {"clean": [0, 0, 0, 1], "move": [1, 0, 0, 0], "move-close": [0.99, 0.14, 0, 0],
+             "move-far": [0, 0, 1, 0], "drop": [0, 1, 0, 0], "drop-close": [0.14, 0.99, 0, 0],
+             "move2": [0.7, 0.7, 0, 0], "move2-close": [0.7, 0.71, 0, 0],
+             "move2-far": [0, 0, 0.6, 0.8], "drop2": [0, 0.6, 0.8, 0],
+             "drop2-close": [0, 0.61, 0.79, 0]}  # fmt: skip
+    held = [rec(q, q, fact=q) for q in ("clean", "move", "drop", "move2", "drop2")]
+    train = [rec(f"{q}-{kind}", q, fact=q) for q in ("move", "move2") for kind in ("close", "far")]
+    train += [rec(f"{q}-close", q, fact=q) for q in ("drop", "drop2")]
+    new_train, new_held, counts = splits.leak_check(train, held, fake_embed(table), 0.9)
+    assert [r.instruction for r in new_held] == ["clean", "move-far", "move2-far"]
+    assert counts == Counter(leak_moved=2, leak_dropped=2)
+    names = sorted(r.instruction for r in new_train)
+    assert names == sorted(["move", "move-close", "move2", "move2-close", "drop", "drop-close",
+                            "drop2", "drop2-close"])  # fmt: skip
+
+
+def test_the_leak_check_needs_one_embedding_per_question():
+    def short(texts):
+        return np.eye(len(texts) - 1, 2, dtype=np.float32)
+
+    with pytest.raises(ValueError):
+        splits.leak_check([rec("a", "x", fact="f")], [rec("b", "x", fact="f")], short, 0.9)
+
+
+def test_answers_overlapping_exactly_half_are_different_answers():
+    table = {"eval": [1, 0], "other": [1, 0]}
+    held = [rec("eval", "Paris", fact="f1")]
+    train = [rec("other", "Paris France Europe", fact="f2")]  # token F1 with "Paris": 0.5
+    assert splits.leak_check(train, held, fake_embed(table), 0.9)[1] == held
+
+
+def test_a_cosine_equal_to_the_leak_threshold_is_a_leak():
+    table = {"eval": [1, 0], "train": [1, 0]}
+    out = splits.leak_check([rec("train", "a", fact="f")], [rec("eval", "a", fact="f")],
+                            fake_embed(table), 1.0)  # fmt: skip
+    assert out[1] == [] and out[2] == Counter(leak_dropped=1)

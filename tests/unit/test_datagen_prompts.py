@@ -120,3 +120,84 @@ def test_a_record_question_adds_its_input_when_there_is_one():
     assert Record("Summarise:", "The text.", "a", "t", "d", "d#0").question == (
         "Summarise:\n\nThe text."
     )
+
+
+# The exact words each model is given: a changed prompt is a changed experiment.
+
+
+def test_the_system_prompt_in_full():
+    assert SYSTEM == (
+        "You write training and evaluation data from technical documents. Use only facts "
+        "stated in the text you are given. Reply with JSON only."
+    )
+
+
+def test_the_types_prompt_in_full():
+    assert prompts.types_request(TEXT, TYPES, 2).user == (
+        "Which of these instruction types can be answered from the text below? Pick at most "
+        "2, at least one.\n\n"
+        "- factual_question: a question asking for one fact\n- list: a request to list\n\n"
+        f"Text:\n{TEXT}\n\n"
+        'Reply as {"types": [...]} using the names above.'
+    )
+
+
+def test_the_records_prompt_and_schema_in_full():
+    r = prompts.records_request(TEXT, "list", "a request to list", 2, 80)
+    assert r.user == (
+        "Write 2 instruction record(s) of type 'list': a request to list.\n"
+        "Each record has an instruction (the question or task, understandable without the "
+        "text), an input (extra material the instruction needs, usually empty) and an output "
+        "(the answer, using the text's own words).\n\n"
+        f"Text:\n{TEXT}\n\n"
+        'Reply as {"records": [{"instruction": ..., "input": ..., "output": ...}]}.'
+    )
+    field = {"type": "string", "minLength": 1, "maxLength": 80}
+    assert r.schema == {
+        "type": "object",
+        "properties": {
+            "records": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "instruction": field,
+                        "input": {"type": "string", "maxLength": 80},
+                        "output": field,
+                    },
+                    "required": ["instruction", "input", "output"],
+                    "additionalProperties": False,
+                },
+                "minItems": 1,
+                "maxItems": 2,
+            }
+        },
+        "required": ["records"],
+        "additionalProperties": False,
+    }
+    assert r.system == SYSTEM
+
+
+def test_the_paraphrase_prompt_and_schema_in_full():
+    r = prompts.paraphrase_request("How deep is Lake Baikal?", 2, 50)
+    assert r.user == (
+        "Rewrite this question in 2 different way(s). Keep its meaning and every name in it; "
+        "change the wording.\n\nQuestion: How deep is Lake Baikal?\n\n"
+        'Reply as {"paraphrases": [...]}.'
+    )
+    assert r.schema == {
+        "type": "object",
+        "properties": {
+            "paraphrases": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 50},
+                "minItems": 1,
+                "maxItems": 2,
+            }
+        },
+        "required": ["paraphrases"],
+        "additionalProperties": False,
+    }
+    assert r.system == SYSTEM
+    t = prompts.types_request(TEXT, TYPES, 2)
+    assert t.system == SYSTEM and t.schema["type"] == "object"

@@ -91,6 +91,8 @@ def test_boundaries_that_are_still_fine():
         ({"api_key_env": "sk-abc123"}, "datagen.endpoint.api_key_env='sk-abc123' must be the "
                                        "*name* of an environment variable"),
         ({"api_key_env": ""}, "datagen.endpoint.api_key_env='' must be the *name*"),
+        ({"api_key_env": "1KEY"}, "datagen.endpoint.api_key_env='1KEY' must be the *name*"),
+        ({"api_key_env": "MY-KEY"}, "datagen.endpoint.api_key_env='MY-KEY' must be the *name*"),
     ],
 )  # fmt: skip
 def test_each_bad_endpoint_setting_is_one_problem(endpoint, message):
@@ -102,9 +104,17 @@ def test_endpoint_boundaries_that_are_still_fine():
     ok = {"base_url": "https://api.example.com/v1", "concurrency": 64, "max_retries": 10,
           "api_key_env": "MY_KEY_2"}  # fmt: skip
     assert problems(backend="openai", endpoint=ok) == []
+    assert problems(backend="openai", endpoint={"api_key_env": "_K"}) == []
     assert problems(backend="openai", endpoint={"concurrency": 1, "max_retries": 0}) == []
     # endpoint settings are not checked for other backends
     assert problems(backend="hf", endpoint={"concurrency": 0}) == []
+
+
+def test_the_key_variable_message_in_full():
+    assert problems(backend="openai", endpoint={"api_key_env": "sk-1"}) == [
+        "datagen.endpoint.api_key_env='sk-1' must be the *name* of an environment variable "
+        "(e.g. OPENAI_API_KEY), not the key"
+    ]
 
 
 def test_every_problem_is_listed_together():
