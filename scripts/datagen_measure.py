@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--entities", type=int, default=8)
     ap.add_argument("--per-type", type=int, default=2)
     ap.add_argument("--max-types", type=int, default=3)
+    ap.add_argument("--max-field-chars", type=int, default=300)
     ap.add_argument("--paraphrases", type=int, default=None,
                     help="default: 0 for extractive, 1 for hf (conf/datagen/*.yaml)")  # fmt: skip
     ap.add_argument("--json", type=Path, help="also write the figures here")
@@ -50,7 +51,7 @@ def main() -> None:
     types = yaml.safe_load((Path(__file__).parent.parent / "conf/datagen/types/default.yaml")
                            .read_text())  # fmt: skip
     cfg = DatagenConfig(backend=args.backend, types=types, per_type=args.per_type,
-                        max_types=args.max_types,
+                        max_types=args.max_types, max_field_chars=args.max_field_chars,
                         paraphrases=args.paraphrases if args.paraphrases is not None
                         else int(args.backend != "extractive"))  # fmt: skip
     ds = fictional_kb.generate(args.entities, 2, 0, "heldout")

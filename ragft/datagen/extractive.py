@@ -110,8 +110,8 @@ def _spans(sentence: str) -> list[tuple[int, int, str]]:
     """(start, end, kind) of numbers first (kind "year" or "number"), then names ("name")."""
     found: list[tuple[int, int, str]] = []
     for m in _NUMBER.finditer(sentence):
-        digits = m.group().replace(",", "")
-        year = len(digits) == 4 and digits.isdigit() and 1000 <= int(digits) <= 2999
+        g = m.group()  # "1,642" and "12.5" are numbers, "1916" a year
+        year = len(g) == 4 and g.isdigit() and 1000 <= int(g) <= 2999
         found.append((m.start(), m.end(), "year" if year else "number"))
     for m in _NAME.finditer(sentence):
         start, text = m.start(), m.group()

@@ -3,6 +3,8 @@ fictional knowledge base's facts it covers."""
 
 from __future__ import annotations
 
+import pytest
+
 from ragft.data import fictional_kb
 from ragft.datagen import extractive, pipeline
 from ragft.metrics import normalize_answer
@@ -141,3 +143,60 @@ def test_paraphrases_keep_a_leading_acronym():
     assert extractive.paraphrases("How many bits?", 1) == [
         "According to the documents, how many bits?"
     ]
+
+
+def test_the_chunkers_title_line_is_not_part_of_a_sentence():
+    chunk = Chunk(id="d#0", doc_id="d", text="Lake Baikal\nIt is 642 metres deep in Siberia.")
+    out = [r.instruction for r in extractive.questions(chunk, "Lake Baikal", "Lake Baikal")]
+    assert out[0] == "Lake Baikal is how many metres deep in Siberia?"
+
+
+def test_sentence_length_bounds_and_a_short_sentence_does_not_stop_the_rest():
+    assert asked("She founded Lamar quickly.")[0][1] == "Fevulkix Thearnix founded what quickly?"
+    forty = "She founded Lamar " + " ".join(["very"] * 36) + " quickly."
+    assert len(forty.split()) == 40 and asked(forty)
+    assert asked("She founded Lamar " + " ".join(["very"] * 37) + " quickly.") == []
+    out = asked("Born in 1916. Her hometown was Demylkard, a market town.")
+    assert [a for _, _, a in out] == ["Demylkard", "Demylkard"]
+    assert all(r.input == "" for r in extractive.questions(Chunk("d#0", "d", forty), "X"))
+
+
+def test_paragraphs_and_wrapped_lines():
+    assert [
+        q
+        for t, q, _ in asked("The team built 3 towers\n\nThe town kept 5 bridges.")
+        if t == "wh_question"
+    ] == [  # fmt: skip
+        "The team built how many towers?",
+        "The town kept how many bridges?",
+    ]
+    assert asked("The team built 3\ntowers by the river.")[0][1] == (
+        "The team built how many towers by the river?"
+    )
+    text = "  # Zara Vell\nThe team built 3 towers by the river."
+    assert asked(text, subject="")[0][1] == "The team built how many towers by the river?"
+
+
+def test_without_a_subject_a_pronoun_stays():
+    assert asked("It is 642 metres deep in Siberia.", subject="")[0][1] == (
+        "It is how many metres deep in Siberia?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question"),
+    [
+        ("It is 1,642 metres deep today.", "Fevulkix Thearnix is how many metres deep today?"),
+        ("It has 12.5 metres of rope.", "Fevulkix Thearnix has how many metres of rope?"),
+        ("It was 2.5 metres long then.", "Fevulkix Thearnix was how many metres long then?"),
+        ("She was born in 1000 in the north.", "Fevulkix Thearnix was born when in the north?"),
+        (
+            "She was born in 999 in the north.",
+            "Fevulkix Thearnix was born in how many in the north?",
+        ),
+        ("She was born in 2999 in the north.", "Fevulkix Thearnix was born when in the north?"),
+        ("She has 12345 stamps in total.", "Fevulkix Thearnix has how many stamps in total?"),
+    ],
+)
+def test_years_and_other_numbers(sentence, question):
+    assert asked(sentence)[0][1] == question

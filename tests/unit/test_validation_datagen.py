@@ -119,3 +119,7 @@ def test_the_key_variable_message_in_full():
 
 def test_every_problem_is_listed_together():
     assert len(problems(per_type=0, split="x", grounding=2.0)) == 3
+
+
+def test_a_lower_case_variable_name_is_a_name():
+    assert problems(backend="openai", endpoint={"api_key_env": "my_key"}) == []
