@@ -196,7 +196,25 @@ def test_without_a_subject_a_pronoun_stays():
         ),
         ("She was born in 2999 in the north.", "Fevulkix Thearnix was born when in the north?"),
         ("She has 12345 stamps in total.", "Fevulkix Thearnix has how many stamps in total?"),
+        (
+            "She was born in 3000 in the north.",
+            "Fevulkix Thearnix was born in how many in the north?",
+        ),
     ],
 )
 def test_years_and_other_numbers(sentence, question):
     assert asked(sentence)[0][1] == question
+
+
+def test_a_lone_capitalised_first_word_is_a_sentence_start_not_a_name():
+    answers = [a for t, _, a in asked("Demylkard has 12 towers near Lamar.") if t == "cloze"]
+    assert answers == ["12", "Lamar"]
+    assert [a for t, _, a in asked("Zara Vell built 12 towers.") if t == "cloze"] == [
+        "12",
+        "Zara Vell",
+    ]
+
+
+def test_a_leading_article_is_dropped_from_a_longer_name():
+    out = asked("The Skegronek Guild met every month.")
+    assert out[0][1:] == ("Which met every month?", "Skegronek Guild")
