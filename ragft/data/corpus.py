@@ -101,10 +101,7 @@ def _read_files(folder: Path, files: list) -> tuple[Document, ...]:
         except DataError:
             raise
         except ImportError:  # a reader's own dependency (pypdf, docx2txt, bs4) is missing
-            ext = Path(file).suffix.lower()
-            raise DataError(
-                f"{file}: reading {ext} files needs the docs extra: {DOCS_EXTRA}"
-            ) from None
+            raise _needs_docs_extra(Path(file)) from None
         except Exception as e:  # a reader's own error on a damaged PDF / DOCX / HTML file
             raise DataError(f"{file}: cannot read it ({type(e).__name__}: {e})") from None
         text = ("\n\n" if Path(file).suffix.lower() in RICH_EXTS else "").join(
@@ -127,9 +124,14 @@ def _extractor(file: Path) -> dict:
     try:
         from llama_index.readers.file import DocxReader, HTMLTagReader, PDFReader
     except ImportError:
-        raise DataError(f"{file}: reading {ext} files needs the docs extra: {DOCS_EXTRA}") from None
+        raise _needs_docs_extra(file) from None
     reader = {".pdf": PDFReader, ".docx": DocxReader}.get(ext)
     return {ext: reader() if reader else HTMLTagReader(tag="body")}
+
+
+def _needs_docs_extra(file: Path) -> DataError:
+    ext = file.suffix.lower()
+    return DataError(f"{file}: reading {ext} files needs the docs extra: {DOCS_EXTRA}")
 
 
 def _load_jsonl(path: Path) -> tuple[Document, ...]:

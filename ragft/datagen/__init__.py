@@ -101,8 +101,8 @@ def backend_factory(
 
         loaded = modeling.load(model, quant, cache, seed=seed)
         modeling.prepare_tokenizer(loaded.tokenizer)
-        return HFBackend(loaded.model, loaded.tokenizer, {"model": loaded.info.fingerprint},
-                         cfg.batch_size, max(model.max_input_tokens, 2048))  # fmt: skip
+        return HFBackend(loaded.model, loaded.tokenizer, cfg.batch_size,
+                         max(model.max_input_tokens, 2048))  # fmt: skip
 
     return local
 

@@ -18,7 +18,6 @@ from ragft.metrics import normalize_answer
 from ragft.retrieval.chunking import split_sentences
 from ragft.types import Chunk
 
-TYPES = ("wh_question", "cloze")
 MAX_SPANS_PER_SENTENCE = 2
 
 _SUBJECT = {"he", "she", "it", "they"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from tqdm.auto import tqdm
 
@@ -34,7 +34,6 @@ class Usage:
     tokens_in: int = 0
     tokens_out: int = 0
     seconds: float = 0.0
-    by_step: Counter = field(default_factory=Counter)
 
     def price(self, per_1k_in: float | None, per_1k_out: float | None) -> float | None:
         if per_1k_in is None and per_1k_out is None:
@@ -58,15 +57,16 @@ class Asker:
         t0 = time.perf_counter()
         bar = tqdm(total=len(requests), desc=f"datagen {step}", unit="req",
                    disable=not self.progress)  # fmt: skip
-        replies, sent = self.journal.complete(self.backend, requests, lambda i, r: bar.update(1))
+        replies, sent, resumed = self.journal.complete(
+            self.backend, requests, lambda i, r: bar.update(1)
+        )
         bar.close()
         u = self.usage
         u.requests += sent
-        u.requests_resumed += len({r.key for r in requests}) - sent
+        u.requests_resumed += resumed
         u.tokens_in += sum(r.tokens_in for r in replies)
         u.tokens_out += sum(r.tokens_out for r in replies)
         u.seconds += time.perf_counter() - t0
-        u.by_step[step] += len(requests)
         return replies
 
 

@@ -72,9 +72,8 @@ class Reply:
 
 
 class Backend(Protocol):
-    """What the data generator and the judge call."""
-
-    identity: dict[str, Any]  # what decides its replies (for cache keys)
+    """What the data generator and the judge call. (What decides a backend's replies is
+    its config, which `datagen.identity` keys the cache on.)"""
 
     def complete(
         self, requests: Sequence[Request], on_reply: Callable[[int, Reply], None] | None = None

@@ -38,7 +38,6 @@ class EndpointBackend:
         self.concurrency = concurrency
         self.max_tokens = max_tokens
         self.structured = structured_output
-        self.identity = {"backend": "openai", "base_url": base_url, "model": model}
         self.client = openai.OpenAI(
             base_url=base_url,
             api_key=os.environ.get(api_key_env) or "unset",  # local servers take any key
@@ -46,7 +45,6 @@ class EndpointBackend:
             timeout=timeout,
         )
         self.max_retries = max_retries
-        self.requests_sent = 0
 
     def complete(
         self, requests: Sequence[Request], on_reply: Callable[[int, Reply], None] | None = None
@@ -94,7 +92,6 @@ class EndpointBackend:
         import openai
 
         where = f"{self.base_url} (model {self.model!r})"
-        self.requests_sent += 1
         try:
             return self.client.chat.completions.create(**kwargs)
         except openai.AuthenticationError:

@@ -18,15 +18,12 @@ from ragft.llm import LLMError, Reply, Request, parse_reply
 
 
 class HFBackend:
-    def __init__(self, model, tokenizer, identity: dict, batch_size: int = 8,
-                 max_input_tokens: int = 2048):  # fmt: skip
+    def __init__(self, model, tokenizer, batch_size: int = 8, max_input_tokens: int = 2048):
         self.model, self.tokenizer = model, tokenizer
-        self.identity = {"backend": "hf", **identity}
         self.batch_size = batch_size
         self.max_input_tokens = max_input_tokens
         self._compiler = None
         self._grammars: dict[str, object] = {}
-        self.requests_sent = 0
 
     def _prompt(self, request: Request) -> str:
         tok = self.tokenizer
@@ -80,6 +77,8 @@ class HFBackend:
         self._check_lengths(prompts)
         for (_, max_tokens), idx in groups.items():
             schema = requests[idx[0]].schema
+            # one generate call per batch, so each batch's replies reach the journal (on_reply)
+            # before the next batch starts
             for start in range(0, len(idx), self.batch_size):
                 part = idx[start : start + self.batch_size]
                 outputs, _ = generate(
@@ -92,7 +91,6 @@ class HFBackend:
                     progress=False,
                     constrain=self._constrain(schema) if schema is not None else None,
                 )
-                self.requests_sent += len(part)
                 for i, out in zip(part, outputs, strict=True):
                     replies[i] = parse_reply(out.text, schema, out.prompt_tokens, out.new_tokens)
                     if on_reply is not None:

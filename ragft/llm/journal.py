@@ -32,10 +32,11 @@ class Journal:
         backend: Backend,
         requests: Sequence[Request],
         on_reply: Callable[[int, Reply], None] | None = None,
-    ) -> tuple[list[Reply], int]:
+    ) -> tuple[list[Reply], int, int]:
         """Replies in request order, asking `backend` only for the ones not journalled yet.
 
-        Returns the replies and how many requests were sent.
+        Returns the replies, how many requests were sent, and how many distinct ones were
+        answered from the journal.
         """
         keys = [r.key for r in requests]
         todo: list[int] = []
@@ -61,4 +62,5 @@ class Journal:
                         on_reply(i, reply)
 
                 backend.complete([requests[i] for i in todo], keep)
-        return [self.replies[k] for k in keys], len(todo)
+        resumed = len({k for k in keys if k not in asked})
+        return [self.replies[k] for k in keys], len(todo), resumed

@@ -27,8 +27,6 @@ CFG = DatagenConfig(backend="hf", types=TYPES, max_types=1, per_type=1, groundin
 class StandIn:
     """Answers like tests/llm_server.py's "ok" mode; `bad` replies are prose, not JSON."""
 
-    identity = {"backend": "stand-in"}
-
     def __init__(self, bad: int = 0):
         self.asked: list = []
         self.bad = bad

@@ -53,8 +53,6 @@ def test_a_request_key_depends_on_everything_that_decides_the_reply():
 class Counting:
     """A deterministic backend that records what it was asked."""
 
-    identity = {"backend": "counting"}
-
     def __init__(self, fail_after: int | None = None):
         self.asked: list[str] = []
         self.fail_after = fail_after
@@ -83,10 +81,10 @@ def test_the_journal_resumes_without_asking_an_answered_request_again(tmp_path):
         Journal(path).complete(first, requests(6))
     assert len(path.read_text().splitlines()) == 3
     again = Counting()
-    replies, sent = Journal(path).complete(again, requests(6))
+    replies, sent, _ = Journal(path).complete(again, requests(6))
     assert sent == 3 and again.asked == ["x" * 4, "x" * 5, "x" * 6]
     assert [r.data["n"] for r in replies] == [1, 2, 3, 4, 5, 6]
-    uninterrupted, _ = Journal(tmp_path / "k.jsonl").complete(Counting(), requests(6))
+    uninterrupted, _, _ = Journal(tmp_path / "k.jsonl").complete(Counting(), requests(6))
     assert replies == uninterrupted
 
 
@@ -96,13 +94,13 @@ def test_a_line_cut_short_by_a_kill_is_asked_again(tmp_path):
     text = path.read_text()
     path.write_text(text[: len(text) - 10])  # the second line is cut
     again = Counting()
-    _, sent = Journal(path).complete(again, requests(2))
+    _, sent, _ = Journal(path).complete(again, requests(2))
     assert sent == 1 and again.asked == ["xx"]
 
 
 def test_a_request_asked_twice_in_one_call_is_sent_once(tmp_path):
     backend = Counting()
-    replies, sent = Journal(tmp_path / "j.jsonl").complete(backend, requests(2) + requests(1))
+    replies, sent, _ = Journal(tmp_path / "j.jsonl").complete(backend, requests(2) + requests(1))
     assert sent == 2 and len(replies) == 3 and replies[0] == replies[2]
 
 
@@ -115,7 +113,7 @@ def test_constrained_decoding_makes_every_reply_of_the_random_model_parse(tmp_pa
 
     cfg = ModelConfig(name="tiny-llama", source="tiny-random")
     loaded = modeling.load(cfg, QuantConfig(), Cache(tmp_path), seed=0)
-    backend = HFBackend(loaded.model, loaded.tokenizer, {}, batch_size=4)
+    backend = HFBackend(loaded.model, loaded.tokenizer, batch_size=4)
     text = "Lake Baikal in Siberia is the deepest lake, at 1642 metres."
     types = {"factual_question": "a fact", "numeric_fact": "a number", "list": "a list"}
     asked = [
@@ -139,7 +137,7 @@ def test_constrained_decoding_makes_every_reply_of_the_random_model_parse(tmp_pa
     # a prompt over the input limit is refused, not cut (its start is the document's text)
     from ragft.llm import LLMError
 
-    short = HFBackend(loaded.model, loaded.tokenizer, {}, batch_size=4, max_input_tokens=16)
+    short = HFBackend(loaded.model, loaded.tokenizer, batch_size=4, max_input_tokens=16)
     with pytest.raises(LLMError, match=r"tokens is longer than the model's input limit of 16; "
                        r"lower datagen.chunk_words"):  # fmt: skip
         short.complete([asked[0]])
