@@ -23,8 +23,10 @@ from omegaconf import DictConfig
 from ragft import (
     cell,
     config,
+    control,
     data,
     datagen,
+    evaluation,
     metrics,
     prompting,
     ranks,
@@ -70,7 +72,8 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
     cache = Cache(run.cache.dir)
     generate = datagen.stage(run, cache) if run.data.name == "generated" else None
     dataset = clock.time("data_seconds", data.load, run.data, generate)  # fails before torch
-    data.check(dataset, run.data.name, run.approach, run.objective)
+    data.check(dataset, run.data.name, run.approach, run.objective, run.prompt.abstain)
+    controls = control.load_set(run.metrics.control_path) if run.metrics.control else ()
     log.info("data: %d documents, %d train and %d eval questions",
              len(dataset.corpus), len(dataset.train), len(dataset.eval))  # fmt: skip
 
@@ -87,8 +90,29 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
         retriever = retrieval.build(run.retriever, dataset.corpus, cache)
     loaded = modeling.load(run.model, run.quant, cache, seed=run.seed)
     prompts = prompting.PromptBuilder(
-        loaded.tokenizer, run.model.chat_template, run.model.system_prompt
+        loaded.tokenizer, run.model.chat_template, run.model.system_prompt, run.prompt
     )
+
+    def ask(model, examples, search=None):  # the cell's way of answering: retrieve, generate
+        hits = search(examples) if search else [()] * len(examples)
+        return generation.answer(
+            model, loaded.tokenizer, prompts.prompt, examples, hits,
+            max_new_tokens=run.generation.max_new_tokens,
+            batch_size=run.generation.batch_size,
+            max_input_tokens=run.model.max_input_tokens,
+        )  # fmt: skip
+
+    def search(examples):
+        questions = [ex.question for ex in examples]
+        return retriever.search(questions, run.retriever.k)
+
+    control_base = None
+    if controls:  # the untrained model's control score, closed-book, before training changes it
+        key = control.base_key(controls, model=run.model, quant=run.quant, prompt=run.prompt,
+                               generation=run.generation, seed=run.seed)  # fmt: skip
+        control_base = control.base_score(
+            cache, key, lambda: control.score(ask(loaded.model, controls)[0])
+        )
     resolved = cell.resolved(cfg)
     with cell.tracker(run, where, resolved, cell.tags(run), active=rank == 0) as tracker:
         model, trained = loaded.model, None
@@ -105,22 +129,21 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
         if rank > 0:  # a rank SLURM/torchrun started has helped train; rank 0 evaluates
             return 0.0
 
-        questions = [ex.question for ex in dataset.eval]
-        hits = (
-            clock.time("retrieve_seconds", retriever.search, questions, run.retriever.k)
-            if retriever
-            else [()] * len(questions)
+        search_eval = (
+            (lambda exs: clock.time("retrieve_seconds", search, exs)) if retriever else None
         )
-        texts = [prompts.prompt(q, h) for q, h in zip(questions, hits, strict=True)]
-        outputs, gen_stats = generation.generate(
-            model, loaded.tokenizer, texts,
-            max_new_tokens=run.generation.max_new_tokens,
-            batch_size=run.generation.batch_size,
-            max_input_tokens=run.model.max_input_tokens,
-        )  # fmt: skip
-        predictions = generation.predictions(dataset.eval, texts, outputs, hits)
+        predictions, outputs, gen_stats = ask(model, dataset.eval, search_eval)
         k = run.retriever.k if retriever else None
-        scores, per_example = metrics.score_predictions(predictions, run.metrics.answer, k)
+        judged = evaluation.judge_for(run, cache) if run.metrics.judge.backend != "none" else None
+        embed = evaluation.embedder_for(run.metrics.embedder) if run.metrics.semantic else None
+        scored = evaluation.evaluate(predictions, run.metrics, run.prompt, k, embed, judged)
+        control_rows = None
+        if controls:  # the control set asked the cell's way (its model, its retriever)
+            asked, control_out, _ = ask(model, controls, search if retriever else None)
+            scored.scores.update(control.scores(control.score(asked), control_base))
+            scored.info["control"] = {"n": len(controls), "base_score": control_base}
+            control_rows = tracking.prediction_rows(asked, [o.text for o in control_out],
+                                                    [{} for _ in asked])  # fmt: skip
 
         cost = Cost(
             data_seconds=clock.seconds["data_seconds"],
@@ -132,12 +155,15 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
             peak_memory_mb=runtime.peak_memory_mb(),
             total_seconds=clock.elapsed(),
         )
-        by_phrasing = metrics.by_phrasing(predictions, per_example)
+        by_phrasing = metrics.by_phrasing(predictions, scored.per_example)
         result = cell.result(
-            run, where, resolved, dataset, scores, by_phrasing, cost, loaded, trained
+            run, where, resolved, dataset, scored.scores, by_phrasing, cost, loaded, trained,
+            scored.info,
+        )  # fmt: skip
+        rows = tracking.prediction_rows(
+            predictions, [o.text for o in outputs], scored.per_example, scored.rows
         )
-        rows = tracking.prediction_rows(predictions, [o.text for o in outputs], per_example)
-        score = cell.finish(tracker, run, result, rows)
+        score = cell.finish(tracker, run, result, rows, control_rows)
     cell.keep(cache, identity, where.out_dir)
     return score
 

@@ -105,6 +105,7 @@ def result(
     cost: Cost,
     loaded: LoadedModel,
     trained: Any,
+    evaluation: dict[str, Any] | None = None,
 ) -> CellResult:
     """The record of a cell that ran (`trained`: the training stage's output, or None)."""
     return CellResult(
@@ -115,6 +116,7 @@ def result(
         group=where.group,
         scores=scores,
         scores_by_phrasing=by_phrasing,
+        evaluation=evaluation or {},
         primary_metric=run.metrics.primary,
         n_eval=len(dataset.eval),
         n_train=len(dataset.train),
@@ -131,8 +133,10 @@ def finish(
     run: RunConfig,
     result: CellResult,
     rows: list[dict[str, Any]],
+    control: list[dict[str, Any]] | None = None,
 ) -> float:
-    """End a cell: its adapter, results.json, predictions.jsonl, W&B, the printed summary.
+    """End a cell: its adapter, results.json, predictions.jsonl (and control.jsonl), W&B, the
+    printed summary.
 
     Returns the primary score (what Hydra's sweepers optimise).
     """
@@ -140,7 +144,7 @@ def finish(
     if adapter_entry is not None and adapter_entry.is_dir():
         adapter = tracker.save_adapter(adapter_entry, full_model=run.lora.name == "none")
         result = dataclasses.replace(result, adapter=str(adapter))
-    tracker.record(result, rows)
+    tracker.record(result, rows, control)
     if result.reused_cell:
         headline = f"{run.approach.name} on {run.data.name} (reused: {result.reused_cell})"
     else:
@@ -155,11 +159,13 @@ def finish(
 
 
 def keep(cache: Cache, parts: dict[str, Any], out_dir: Path) -> None:
-    """Store a finished cell's results.json and predictions.jsonl as its cache entry."""
+    """Store a finished cell's results.json and predictions.jsonl (and control.jsonl) as its
+    cache entry."""
 
     def copy(entry: Path) -> None:
-        for name in ("results.json", "predictions.jsonl"):
-            shutil.copy2(out_dir / name, entry / name)
+        for name in ("results.json", "predictions.jsonl", "control.jsonl"):
+            if name != "control.jsonl" or (out_dir / name).is_file():
+                shutil.copy2(out_dir / name, entry / name)
 
     cache.get_or_build("cell", parts, copy)
 
@@ -167,7 +173,8 @@ def keep(cache: Cache, parts: dict[str, Any], out_dir: Path) -> None:
 def replay(entry: Path, cfg: DictConfig, run: RunConfig, where: Place, elapsed: float) -> float:
     """A cell whose exact computation already ran: its cached results, as this cell's."""
     cached = CellResult.from_json(json.loads((entry / "results.json").read_text()))
-    rows = [json.loads(line) for line in (entry / "predictions.jsonl").read_text().splitlines()]
+    rows = _jsonl(entry / "predictions.jsonl")
+    control = _jsonl(entry / "control.jsonl") if (entry / "control.jsonl").is_file() else None
     config = resolved(cfg)
     result = dataclasses.replace(
         cached,
@@ -181,7 +188,11 @@ def replay(entry: Path, cfg: DictConfig, run: RunConfig, where: Place, elapsed: 
     )
     log.info("cell: already computed; reusing %s", entry)
     with tracker(run, where, config, ["reused"]) as t:
-        return finish(t, run, result, rows)
+        return finish(t, run, result, rows, control)
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def record_failure(cfg: DictConfig, where: Place, error: BaseException) -> None:

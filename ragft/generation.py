@@ -139,6 +139,27 @@ def predictions(
     ]
 
 
+def answer(
+    model,
+    tokenizer,
+    prompt: Callable[[str, Sequence[Passage]], str],
+    examples: Sequence[QAExample],
+    hits: Sequence[Sequence[Passage]],
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    max_input_tokens: int,
+    progress: bool = True,
+) -> tuple[list[Prediction], list[Generated], GenerationStats]:
+    """Ask each example's question (with its retrieved passages) and read the answers."""
+    texts = [prompt(ex.question, h) for ex, h in zip(examples, hits, strict=True)]
+    outputs, stats = generate(
+        model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+        max_input_tokens=max_input_tokens, progress=progress,
+    )  # fmt: skip
+    return predictions(examples, texts, outputs, hits), outputs, stats
+
+
 def auto_batch_size(
     model, tokenizer, prompts: Sequence[str], max_new_tokens: int, max_input_tokens: int
 ) -> int:

@@ -136,8 +136,16 @@ ANSWER_METRICS: dict[str, Callable[[str, Sequence[str]], float]] = {
 
 
 RETRIEVAL_METRICS = ("recall_at_k", "mrr")
+# Scores computed beside the string metrics (ragft/evaluation.py, ragft/abstention.py).
+EXTRA_SCORES = (
+    "semantic", "judge", "faithfulness",
+    "accuracy", "abstain_rate", "hallucination_rate", "crag",
+    "answerable_accuracy", "answerable_abstain_rate", "answerable_hallucination_rate",
+    "unanswerable_abstain_rate", "unanswerable_hallucination_rate",
+    "control", "control_base", "control_drop",
+)  # fmt: skip
 # The order scores appear in everywhere (printed tables, report tables and plots).
-METRIC_ORDER = (*ANSWER_METRICS, *RETRIEVAL_METRICS)
+METRIC_ORDER = (*ANSWER_METRICS, *RETRIEVAL_METRICS, *EXTRA_SCORES)
 
 
 def metric_sort_key(name: str) -> tuple[int, str]:
@@ -168,7 +176,8 @@ def score_predictions(
 ) -> tuple[dict[str, float], list[dict[str, float]]]:
     """Score each prediction and average over them.
 
-    Returns (aggregate, per_example). Each per-example dict has the named answer metrics and,
+    Returns (aggregate, per_example). Each per-example dict has the named answer metrics (not
+    for an unanswerable question, which has no gold answer to compare with) and,
     when the example has gold doc ids and passages were retrieved, `recall_at_k` (at `k`, or
     at the number of passages when `k` is None) and `mrr`. Retrieval means are over the
     examples that have them and are left out when none does.
@@ -182,7 +191,11 @@ def score_predictions(
     per_example: list[dict[str, float]] = []
     for prediction in predictions:
         golds = prediction.example.answers
-        scores = {name: ANSWER_METRICS[name](prediction.answer, golds) for name in answer_metrics}
+        scores = (
+            {name: ANSWER_METRICS[name](prediction.answer, golds) for name in answer_metrics}
+            if golds
+            else {}
+        )
         if prediction.example.gold_doc_ids and prediction.passages:
             retrieved = [p.doc_id for p in prediction.passages]
             cutoff = len(retrieved) if k is None else k
@@ -199,6 +212,27 @@ def score_predictions(
     return aggregate, per_example
 
 
+# Words that carry no claim: an answer's other words are the ones a passage must support.
+_FUNCTION_WORDS = frozenset(
+    "of in on at to for by with from as and or but is are was were be been it its this that "
+    "these those he she they his her their there which who whom what when where how".split()
+)
+
+
+def faithfulness(answer: str, passages: Sequence[str]) -> float | None:
+    """Share of the answer's content tokens that occur in the passages it was given.
+
+    Tokens are the SQuAD normalisation split on whitespace (so articles and punctuation are
+    gone), less the function words above; a token is supported when some passage has it as a
+    token. None (not scored) for an answer with no content token or no passage.
+    """
+    claims = [t for t in _tokens(answer) if t not in _FUNCTION_WORDS]
+    if not claims or not passages:
+        return None
+    seen = {t for p in passages for t in _tokens(p)}
+    return sum(t in seen for t in claims) / len(claims)
+
+
 def by_phrasing(
     predictions: Sequence[Prediction], per_example: Sequence[dict[str, float]]
 ) -> dict[str, dict[str, float]]:
@@ -207,9 +241,11 @@ def by_phrasing(
     for p, m in zip(predictions, per_example, strict=True):
         if p.example.phrasing:
             groups.setdefault(p.example.phrasing, []).append(m)
-    return {
-        kind: {k: sum(m[k] for m in ms) / len(ms) for k in ms[0]} for kind, ms in groups.items()
-    }
+    out: dict[str, dict[str, float]] = {}
+    for kind, ms in groups.items():
+        names = sorted({k for m in ms for k in m}, key=metric_sort_key)
+        out[kind] = {k: float(np.mean([m[k] for m in ms if k in m])) for k in names}
+    return out
 
 
 def bootstrap_ci(

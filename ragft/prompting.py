@@ -1,36 +1,67 @@
 """Prompts: pure functions from questions (and passages) to text. No model is touched.
 
 The same functions build the prompts for evaluation and for training (fine-tuning trains on
-exactly the text it is later asked), so the two can never drift apart.
+exactly the text it is later asked), so the two can never drift apart. The wording is the
+`prompt` config group (`conf/prompt/`: default, span, fewshot, abstain), a `PromptConfig`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ragft.config_llm import PromptConfig  # not ragft.config: training workers never load Hydra
 from ragft.types import Passage
 
-INSTRUCTION = "Answer the question with a short answer: a name, a place, a year or a few words."
-CONTEXT_INSTRUCTION = (
-    "Use the context to answer the question with a short answer: "
-    "a name, a place, a year or a few words."
-)
+DEFAULT = PromptConfig()
+INSTRUCTION = DEFAULT.instruction
+CONTEXT_INSTRUCTION = DEFAULT.context_instruction
 
 
-def user_message(question: str, passages: Sequence[Passage] | None = None) -> str:
-    """The user turn: instruction, numbered passages when given, then the question.
+def instruction(template: PromptConfig, with_context: bool) -> str:
+    """The instruction line: the context one when passages are shown, plus the abstain rule."""
+    text = template.context_instruction if with_context else template.instruction
+    if template.abstain:
+        rule = template.abstain_instruction if with_context else template.abstain_closed_book
+        text = f"{text} {rule}"
+    return text
+
+
+def _context(texts: Sequence[str]) -> str:
+    return "\n\n".join(f"[{i}] {t.strip()}" for i, t in enumerate(texts, 1))
+
+
+def _shots(template: PromptConfig, with_context: bool) -> str:
+    """The worked examples, each as the question will be asked (with its context if any)."""
+    blocks = []
+    for shot in template.shots:
+        head = f"Context:\n{_context([shot.context])}\n" if with_context and shot.context else ""
+        blocks.append(f"{head}Question: {shot.question.strip()}\nAnswer: {shot.answer.strip()}")
+    return "Examples:\n\n" + "\n\n".join(blocks) if blocks else ""
+
+
+def user_message(
+    question: str,
+    passages: Sequence[Passage] | None = None,
+    template: PromptConfig = DEFAULT,
+) -> str:
+    """The user turn: instruction, worked examples, numbered passages when given, the question.
 
     Passages come best first; they are listed best *last*, next to the question, because
     small models attend most to the nearest text (the measured difference is in
     experiments/compare-default/README.md, "Prompt order").
     """
-    if not passages:
-        return f"{INSTRUCTION}\n\nQuestion: {question.strip()}"
-    ordered = list(reversed(passages))
-    context = "\n\n".join(f"[{i}] {p.text.strip()}" for i, p in enumerate(ordered, 1))
-    return f"{CONTEXT_INSTRUCTION}\n\nContext:\n{context}\n\nQuestion: {question.strip()}"
+    with_context = bool(passages)
+    parts = [instruction(template, with_context)]
+    shots = _shots(template, with_context)
+    if shots:
+        parts.append(shots)
+    if with_context:
+        ordered = [p.text for p in reversed(passages)]
+        parts.append(f"Context:\n{_context(ordered)}")
+    parts.append(f"Question: {question.strip()}")
+    return "\n\n".join(parts)
 
 
 def render(
@@ -100,6 +131,7 @@ class PromptBuilder:
     tokenizer: Any
     chat_template: bool = True
     system_prompt: str | None = None
+    template: PromptConfig = field(default_factory=PromptConfig)
 
     def render(self, message: str) -> str:
         """The full prompt for a user message."""
@@ -120,9 +152,18 @@ class PromptBuilder:
             system_prompt=self.system_prompt,
         )
 
+    def message(self, question: str, passages: Sequence[Passage] | None = None) -> str:
+        """The user turn for a question (and its passages), in this builder's template."""
+        return user_message(question, passages, self.template)
+
     def prompt(self, question: str, passages: Sequence[Passage] | None = None) -> str:
         """The full prompt for a question (and its passages)."""
-        return self.render(user_message(question, passages))
+        return self.render(self.message(question, passages))
+
+    @property
+    def abstain_answer(self) -> str:
+        """What a model trained to abstain is taught to say: the first abstention phrase."""
+        return self.template.abstain_phrases[0] if self.template.abstain_phrases else ""
 
     @property
     def end_of_text(self) -> str:

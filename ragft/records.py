@@ -232,6 +232,8 @@ class CellResult:
     git_sha: str | None = None
     reused_cell: str | None = None  # the finished-cell cache entry a replay came from
     error: str | None = None
+    # how the scores were made: judge counts, abstention and control set sizes (evaluation.py)
+    evaluation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -248,6 +250,7 @@ class CellResult:
             "group": self.group,
             "scores": self.scores,
             "scores_by_phrasing": self.scores_by_phrasing,
+            "evaluation": self.evaluation,
             "primary_metric": self.primary_metric,
             "n_eval": self.n_eval,
             "n_train": self.n_train,
@@ -285,4 +288,5 @@ class CellResult:
             git_sha=data.get("git_sha"),
             reused_cell=data.get("reused_cell"),
             error=None if data.get("error") is None else str(data.get("error")),
+            evaluation=dict(data.get("evaluation") or {}),
         )

@@ -110,19 +110,35 @@ class Tracker:
             )
         return self
 
-    def record(self, result: CellResult, predictions: list[dict[str, Any]]) -> None:
-        """Write results.json (the one place it is written) and predictions.jsonl; log both.
+    def record(
+        self,
+        result: CellResult,
+        predictions: list[dict[str, Any]],
+        control: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Write results.json (the one place it is written), predictions.jsonl and, when the
+        control set ran, control.jsonl; log them.
 
-        predictions.jsonl first: a results.json that exists always has its predictions.
+        The rows first: a results.json that exists always has its predictions.
         """
         if not self.active:
             return
+        if control:
+            atomic_write_jsonl(self.out_dir / "control.jsonl", control)
         write_results(self.out_dir, result, predictions)
         if self.run is None:
             return
         for name in result.scores:
             self.run.define_metric(f"scores/{name}", summary="last")
-        self.run.summary.update(flatten({"scores": result.scores, "cost": result.cost.to_json()}))
+        self.run.summary.update(
+            flatten(
+                {
+                    "scores": result.scores,
+                    "cost": result.cost.to_json(),
+                    "evaluation": result.evaluation,
+                }  # fmt: skip
+            )
+        )
         self.run.log({f"scores/{k}": v for k, v in result.scores.items()})
         self.run.log({"predictions": _predictions_table(predictions)})
 
@@ -166,9 +182,14 @@ class Tracker:
 
 
 def prediction_rows(
-    predictions: Sequence[Prediction], raw: Sequence[str], metrics: Sequence[dict[str, float]]
+    predictions: Sequence[Prediction],
+    raw: Sequence[str],
+    metrics: Sequence[dict[str, float]],
+    extra: Sequence[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """predictions.jsonl's rows: what was asked, answered, retrieved and scored, per question."""
+    """predictions.jsonl's rows: what was asked, answered, retrieved and scored, per question
+    (`extra`: further fields per question, e.g. "answerable", "abstained", "judge")."""
+    extra = extra if extra is not None else [{}] * len(predictions)
     return [
         {
             "id": p.example.id,
@@ -190,8 +211,9 @@ def prediction_rows(
                 for q in p.passages
             ],
             "metrics": m,
+            **more,
         }
-        for p, text, m in zip(predictions, raw, metrics, strict=True)
+        for p, text, m, more in zip(predictions, raw, metrics, extra, strict=True)
     ]
 
 

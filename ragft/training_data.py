@@ -1,8 +1,9 @@
 """What the model is trained on: (prompt, completion) pairs, built by pure functions.
 
 Training prompts are rendered with exactly the functions that build evaluation prompts
-(`prompting.user_message` + `prompting.render`), so a fine-tuned model is asked at eval in
-the words it was trained on. The loss covers the completion only.
+(`PromptBuilder.message` + `PromptBuilder.render`, in the cell's prompt template), so a
+fine-tuned model is asked at eval in the words it was trained on.
+The loss covers the completion only.
 
 Objectives: `qa` (the training phrasings of the questions, answered), `cpt` (continued
 pre-training on the corpus documents: no prompt, loss on every token) and `qa+cpt`.
@@ -64,7 +65,11 @@ def build_pairs(
                 approach.raft_distractors,
                 seed,
             )
-        pairs += qa_pairs(dataset.train, prompts.render, prompts.complete, contexts, flags)
+        pairs += qa_pairs(
+            dataset.train, prompts.render, prompts.complete, contexts, flags,
+            message=prompts.message, abstain_answer=prompts.abstain_answer if
+            prompts.template.abstain else None,
+        )  # fmt: skip
     if objective in ("cpt", "qa+cpt"):
         pairs += cpt_pairs(dataset.corpus, prompts.end_of_text)
     return pairs
@@ -76,20 +81,27 @@ def qa_pairs(
     complete: Callable[[str, str], str],
     contexts: Sequence[Sequence[Passage]] | None = None,
     has_gold: Sequence[bool] | None = None,
+    message: Callable[[str, Sequence[Passage] | None], str] = user_message,
+    abstain_answer: str | None = None,
 ) -> list[TrainPair]:
     """Question -> first gold answer; with `contexts`, the passages go into the prompt.
 
-    `render(message)` gives the prompt text and `complete(message, answer)` the target text
-    (see `prompting.render` and `prompting.completion`).
+    `message(question, passages)` gives the user turn, `render(message)` the prompt text and
+    `complete(message, answer)` the target text (see `prompting`). An unanswerable question
+    (no gold answer) is taught `abstain_answer` ("I don't know") when the prompt asks the
+    model to abstain, and left out of training otherwise.
     """
     pairs = []
     for i, ex in enumerate(examples):
-        message = user_message(ex.question, contexts[i] if contexts is not None else None)
+        target = ex.answers[0] if ex.answers else abstain_answer
+        if not target:
+            continue
+        text = message(ex.question, contexts[i] if contexts is not None else None)
         pairs.append(
             TrainPair(
                 id=ex.id,
-                prompt=render(message),
-                completion=complete(message, ex.answers[0]),
+                prompt=render(text),
+                completion=complete(text, target),
                 has_gold=has_gold[i] if has_gold is not None else None,
             )
         )

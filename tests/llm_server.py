@@ -6,7 +6,11 @@ It speaks the real HTTP protocol of `POST /v1/chat/completions`, so the real `op
 - "ok": a deterministic JSON reply built from the request (`answer`);
 - "401", "404", "500": that status, every time;
 - "429-then-ok": 429 for the first `fail_first` requests, then "ok";
-- "not-json": a reply whose content is prose, not JSON.
+- "not-json": a reply whose content is prose, not JSON;
+- "judge": a judge's JSON verdict `{"explanation", "rating"}` (`verdict`);
+- "judge-text": the same verdict as MT-Bench prose, "... Rating: [[n]]", not JSON;
+- "no-rating": a judge's prose without any rating, every time;
+- "no-rating-then-judge": "no-rating" for the first `fail_first` requests, then "judge".
 
 Every "ok" answer waits `delay` seconds first (client timeouts, kills mid-run).
 Every request is logged (`log`): its body's hash and whether a full reply was sent.
@@ -40,6 +44,30 @@ def answer(body: dict) -> dict:
         return {"paraphrases": [f"Name the next word after {word.group(1) if word else q}"]}
     return {"records": [{"instruction": f"Which word follows {words[0]} in the text?",
                          "input": "", "output": words[min(1, len(words) - 1)]}]}  # fmt: skip
+
+
+def verdict(body: dict) -> tuple[str, int]:
+    """A judge's (explanation, rating) from the request: 9 when the answer (ragft.judge's
+    default template) contains the reference, else 2."""
+    user = body["messages"][-1]["content"]
+    found = re.search(r"\[Reference answer\]\n(.*?)\n\n\[Answer\]\n(.*?)\n\n", user, re.S)
+    if found and found.group(1).strip().lower() in found.group(2).lower():
+        return "The answer says what the reference says.", 9
+    return "The answer does not say what the reference says.", 2
+
+
+def content(mode: str, body: dict) -> str:
+    """The reply text of a 200 answer in `mode`."""
+    if mode == "not-json":
+        return "Sure! Here is the answer."
+    if mode == "no-rating":
+        return "The answer seems reasonable, though it could say more."
+    if mode in ("judge", "judge-text"):
+        why, rating = verdict(body)
+        if mode == "judge-text":
+            return f"{why} Rating: [[{rating}]]"
+        return json.dumps({"explanation": why, "rating": rating})
+    return json.dumps(answer(body))
 
 
 class Server:
@@ -99,16 +127,18 @@ class Server:
         mode = self.mode
         if mode == "429-then-ok":
             mode = "429" if n <= self.fail_first else "ok"
+        if mode == "no-rating-then-judge":
+            mode = "no-rating" if n <= self.fail_first else "judge"
         if mode in ("401", "404", "429", "500"):
             return int(mode), {"error": {"message": f"scripted {mode}", "type": "test"}}
         if auth != f"Bearer {KEY}":
             return 401, {"error": {"message": "bad key", "type": "auth"}}
         if self.delay:
             time.sleep(self.delay)
-        content = "Sure! Here is the answer." if mode == "not-json" else json.dumps(answer(body))
+        text = content(mode, body)
         return 200, {
             "id": f"c{n}", "object": "chat.completion", "created": 0, "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
+                         "message": {"role": "assistant", "content": text}}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         }  # fmt: skip

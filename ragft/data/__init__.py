@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 
 from ragft.config import ApproachConfig, DataConfig
@@ -11,12 +12,16 @@ from ragft.data.corpus import load_corpus
 from ragft.errors import ConfigError
 from ragft.types import Dataset, Document
 
+log = logging.getLogger(__name__)
+
 # The generation stage for data=generated (`ragft.datagen.stage`): documents -> Dataset.
 Generate = Callable[[tuple[Document, ...]], Dataset]
 
 
 def _fictional_kb(cfg: DataConfig, generate: Generate | None) -> Dataset:
-    return fictional_kb.generate(cfg.n_entities, cfg.n_train_phrasings, cfg.seed, cfg.eval_split)
+    return fictional_kb.generate(
+        cfg.n_entities, cfg.n_train_phrasings, cfg.seed, cfg.eval_split, cfg.n_unanswerable
+    )
 
 
 def _qa_jsonl(cfg: DataConfig, generate: Generate | None) -> Dataset:
@@ -54,11 +59,28 @@ def load(cfg: DataConfig, generate: Generate | None = None) -> Dataset:
     return ds
 
 
-def check(dataset: Dataset, data_name: str, approach: ApproachConfig, objective: str) -> None:
-    """Data problems that only show once the data is loaded: an empty split the cell needs."""
+def check(
+    dataset: Dataset,
+    data_name: str,
+    approach: ApproachConfig,
+    objective: str,
+    abstain: bool = False,
+) -> None:
+    """Data problems that only show once the data is loaded: an empty split the cell needs.
+
+    An eval split of unanswerable questions only, asked without `prompt.abstain`, is a
+    warning: the model is never told it may say it does not know.
+    """
     problems = []
     if not dataset.eval:
         problems.append(f"data={data_name}: the eval split is empty")
+    elif not abstain and not any(ex.answers for ex in dataset.eval):
+        log.warning(
+            'data=%s: every eval question is unanswerable ("answers": []) and '
+            "prompt.abstain=false: the model is not told it may say it does not know, so "
+            "the scores mean little (set prompt.abstain=true or prompt=abstain)",
+            data_name,
+        )
     if (approach.retrieves or objective != "qa") and not dataset.corpus:
         problems.append(
             f"approach={approach.name} objective={objective} needs documents; give data.corpus_path"

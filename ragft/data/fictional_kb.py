@@ -14,6 +14,13 @@ phrasings together.
 Invented words (name parts, towns, invention and society words, filler places) are unique
 across the knowledge base and none is a substring of another or of the fixed template text,
 so each answer string occurs in its own document only, exactly once.
+
+Unanswerable questions (`n_unanswerable`, eval only, `answers` empty) alternate between the
+four attributes asked about invented people who have no document (fresh names, in the same
+wordings as the answerable questions) and facts no document states about people who have one
+(`ABSENT`). They are spread evenly through the eval set, so a `max_eval` prefix keeps their
+share; they draw from their own seeded generator, so the rest of the data is the same
+whatever their number.
 """
 
 from __future__ import annotations
@@ -45,6 +52,16 @@ from ragft.data.kb_vocabulary import (
     YEARS,
 )
 from ragft.types import Dataset, Document, QAExample
+
+# Facts no document states (the fillers speak of hobbies, places, pets and food only).
+ABSENT = (
+    "In what year did {name} die?",
+    "What was the name of {name}'s first teacher?",
+    "Whom did {name} marry?",
+    "How many children did {name} have?",
+    "Which university did {name} attend?",
+    "What was the name of {name}'s older brother?",
+)
 
 
 class _WordMaker:
@@ -105,13 +122,22 @@ def _sentence(template: str, name: str, named: bool, female: bool, **values: str
     return "".join(out)
 
 
-def generate(n_entities: int, n_train_phrasings: int, seed: int, eval_split: str) -> Dataset:
+def generate(
+    n_entities: int,
+    n_train_phrasings: int,
+    seed: int,
+    eval_split: str,
+    n_unanswerable: int = 0,
+) -> Dataset:
     """Generate the knowledge base: one document per entity, train and eval questions.
 
     eval_split "heldout" asks each fact in the wording kept out of training; "seen" asks it
-    in its first training wording, verbatim.
+    in its first training wording, verbatim. `n_unanswerable` eval questions have no answer
+    in the knowledge base (the module docstring says which).
     """
     _check(n_entities, n_train_phrasings, eval_split)
+    if n_unanswerable < 0:
+        raise ValueError(f"n_unanswerable={n_unanswerable} must be >= 0")
     rng = random.Random(seed)
     words = _WordMaker(rng)
     years = rng.sample(YEARS, n_entities)
@@ -140,7 +166,44 @@ def generate(n_entities: int, n_train_phrasings: int, seed: int, eval_split: str
     # Shuffle templates in entity-major order (stable RNG use), emit in rotating rounds.
     wordings = {key: rng.sample(QUESTIONS[key[1]], N_QUESTION_TEMPLATES) for key in facts}
     train, eval_ = _questions(facts, wordings, n_entities, n_train_phrasings, eval_split)
+    if n_unanswerable:
+        words.rng = random.Random(f"{seed}/unanswerable")  # the answerable data stays as it is
+        names = [d.title for d in corpus]
+        eval_ = _spread(eval_, _unanswerable(words, names, n_unanswerable))
     return Dataset(corpus=tuple(corpus), train=tuple(train), eval=tuple(eval_))
+
+
+def _unanswerable(words: _WordMaker, names: list[str], n: int) -> list[QAExample]:
+    """Questions no document answers: about strangers (even i), absent facts (odd i)."""
+    rng = words.rng
+    out = []
+    for i in range(n):
+        if i % 2 == 0:
+            attr = ATTRIBUTES[(i // 2) % len(ATTRIBUTES)]
+            template = rng.choice(QUESTIONS[attr])
+            name = f"{words.new()} {words.new()}"
+        else:
+            template = ABSENT[(i // 2) % len(ABSENT)]
+            name = names[(i // 2) % len(names)]
+        out.append(
+            QAExample(
+                id=f"u{i:03d}/eval",
+                question=template.format(name=name),
+                answers=(),
+                phrasing="unanswerable",
+            )  # fmt: skip
+        )
+    return out
+
+
+def _spread(answerable: list[QAExample], unanswerable: list[QAExample]) -> list[QAExample]:
+    """Both lists merged in their own orders, the unanswerable ones evenly spaced."""
+    n, m = len(answerable), len(unanswerable)
+    order = sorted(
+        [((i + 1) / (n + 1), 0, i) for i in range(n)]
+        + [((j + 1) / (m + 1), 1, j) for j in range(m)]
+    )
+    return [answerable[i] if kind == 0 else unanswerable[i] for _, kind, i in order]
 
 
 def _check(n_entities: int, n_train_phrasings: int, eval_split: str) -> None:

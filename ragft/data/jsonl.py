@@ -74,10 +74,17 @@ def get_str(row: dict, key: str, where: str, *, required: bool = True) -> str | 
     return value
 
 
-def get_str_list(row: dict, key: str, where: str, *, required: bool = True) -> tuple[str, ...]:
-    """Field `key` as a tuple of non-empty strings; () when optional and absent (or null)."""
+def get_str_list(
+    row: dict, key: str, where: str, *, required: bool = True, empty_ok: bool = False
+) -> tuple[str, ...]:
+    """Field `key` as a tuple of non-empty strings; () when optional and absent (or null), or
+    when `empty_ok` and it is the empty list."""
     value = row.get(key)
-    expected = "expected a non-empty list of non-empty strings"
+    expected = (
+        "expected a list of non-empty strings, [] for an unanswerable question"
+        if empty_ok
+        else "expected a non-empty list of non-empty strings"
+    )
     if value is None:
         if required:
             raise DataError(f"{where}: field '{key}' is missing ({expected})")
@@ -89,7 +96,7 @@ def get_str_list(row: dict, key: str, where: str, *, required: bool = True) -> t
         )
     if not isinstance(value, list):
         raise DataError(f"{where}: field '{key}' is {_kind(value)} ({expected})")
-    if required and not value:
+    if required and not value and not empty_ok:
         raise DataError(f"{where}: field '{key}' is an empty list ({expected})")
     for i, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():

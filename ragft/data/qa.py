@@ -25,6 +25,8 @@ def load_qa_jsonl(
 ) -> Dataset:
     """Load rows {"id", "question", "answers": [...], "gold_doc_ids"?, "split"?}.
 
+    `"answers": []` marks an unanswerable question (SQuAD 2.0's convert directly).
+
     Without any "split" field, a seeded shuffle holds out round(eval_fraction * n) rows
     (at least one) for eval; file order is kept inside each split.
     """
@@ -51,7 +53,7 @@ def _qa_example(row: dict, where: str, id_: str) -> QAExample:
     return QAExample(
         id=id_,
         question=get_str(row, "question", where),
-        answers=get_str_list(row, "answers", where),
+        answers=get_str_list(row, "answers", where, empty_ok=True),  # []: unanswerable
         gold_doc_ids=get_str_list(row, "gold_doc_ids", where, required=False),
     )
 

@@ -24,6 +24,7 @@ from ragft.config import DatagenConfig, ModelConfig, QuantConfig, RunConfig
 from ragft.datagen import filters, outputs, pipeline, splits
 from ragft.datagen.prompts import Record
 from ragft.errors import DataError
+from ragft.llm.factory import make_backend
 from ragft.llm.journal import Journal
 from ragft.types import Dataset, Document
 
@@ -83,28 +84,8 @@ def backend_factory(
     """What builds the backend `cfg.backend` names (None for the rule-based extractive)."""
     if cfg.backend == "extractive":
         return None
-    if cfg.backend == "openai":
-        e = cfg.endpoint
-
-        def endpoint():
-            from ragft.llm.endpoint import EndpointBackend
-
-            return EndpointBackend(e.base_url, e.model, e.api_key_env, e.concurrency,
-                                   e.max_retries, e.timeout, e.structured_output,
-                                   e.max_tokens)  # fmt: skip
-
-        return endpoint
-
-    def local():
-        from ragft import modeling
-        from ragft.llm.hf import HFBackend
-
-        loaded = modeling.load(model, quant, cache, seed=seed)
-        modeling.prepare_tokenizer(loaded.tokenizer)
-        return HFBackend(loaded.model, loaded.tokenizer, cfg.batch_size,
-                         max(model.max_input_tokens, 2048))  # fmt: skip
-
-    return local
+    return make_backend(cfg.backend, cfg.endpoint, model, quant, cache, seed, cfg.batch_size,
+                        max(model.max_input_tokens, 2048), "datagen.endpoint")  # fmt: skip
 
 
 def stage(run: RunConfig, cache: Cache, progress: bool = True) -> Callable[[tuple], Dataset]:

@@ -31,6 +31,7 @@ class EndpointBackend:
         timeout: float = 60.0,
         structured_output: bool = True,
         max_tokens: int = 1024,
+        config_prefix: str = "datagen.endpoint",
     ):
         import openai
 
@@ -45,6 +46,7 @@ class EndpointBackend:
             timeout=timeout,
         )
         self.max_retries = max_retries
+        self.prefix = config_prefix  # the config keys the error messages name
 
     def complete(
         self, requests: Sequence[Request], on_reply: Callable[[int, Reply], None] | None = None
@@ -91,13 +93,13 @@ class EndpointBackend:
     def _create(self, kwargs: dict[str, Any]):
         import openai
 
-        where = f"{self.base_url} (model {self.model!r})"
+        where, p = f"{self.base_url} (model {self.model!r})", self.prefix
         try:
             return self.client.chat.completions.create(**kwargs)
         except openai.AuthenticationError:
             raise LLMError(
                 f"{where} refused the key (401): put a valid key in ${self.api_key_env} "
-                "(datagen.endpoint.api_key_env names the variable)"
+                f"({p}.api_key_env names the variable)"
             ) from None
         except openai.PermissionDeniedError:
             raise LLMError(
@@ -106,7 +108,7 @@ class EndpointBackend:
         except openai.NotFoundError:
             raise LLMError(
                 f"{where} answered 404: no such model there, or base_url is not an "
-                "OpenAI-compatible /v1 root (check datagen.endpoint.model and base_url)"
+                f"OpenAI-compatible /v1 root (check {p}.model and {p}.base_url)"
             ) from None
         except openai.BadRequestError as e:
             if "model" in str(e).lower():
@@ -120,17 +122,16 @@ class EndpointBackend:
         except openai.APITimeoutError:
             raise LLMError(
                 f"{where} timed out {self.max_retries + 1} times; raise "
-                "datagen.endpoint.timeout or lower datagen.endpoint.concurrency"
+                f"{p}.timeout or lower {p}.concurrency"
             ) from None
         except openai.APIConnectionError:
             raise LLMError(
-                f"cannot connect to {self.base_url}: is the server running? "
-                "(datagen.endpoint.base_url)"
+                f"cannot connect to {self.base_url}: is the server running? ({p}.base_url)"
             ) from None
         except openai.APIStatusError as e:  # 429 and 5xx after every retry
             raise LLMError(
                 f"{where} kept answering {e.status_code} through {self.max_retries} retries; "
-                "try again later or raise datagen.endpoint.max_retries"
+                f"try again later or raise {p}.max_retries"
             ) from None
 
 

@@ -9,10 +9,14 @@ through `CellResult`) and `predictions.jsonl`. The parts, in the order a report 
     cells      cell folders -> typed `Cell`s (missing, failed and unreadable ones included)
     axes       a cell's axis values (approaches.AXES, `applies`) and its short label
     tables     the pandas table: a row per cell (report.csv)
-    stats      the reference cell and paired bootstrap differences against it
+    stats      the reference cell, paired bootstrap differences, known vs unknown, and the
+               agreement statistics (Spearman's rho, Cohen's kappa)
+    evaluation abstention, judge, control and human-rating figures per cell (pure reads)
     figures    plots' shared canvas (Agg, never pyplot), colours and atomic PNG save
-    plots      the four PNGs
+    plots      the four PNGs, and eval_plots' accuracy vs hallucination rate
     markdown   report.md (tables through DataFrame.to_markdown)
+    sections   report.md's evaluation sections and report.csv's columns for them
+    human      the blinded rating sheet out, its ratings in (scripts/human_eval.py)
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ragft.errors import RagftError
 from ragft.files import atomic_write_text
 from ragft.report.axes import NA
 from ragft.report.cells import Cell, load_cells, newest_sweep
+from ragft.report.eval_plots import plot_accuracy_vs_hallucination
 from ragft.report.figures import PLOT_FILES
+from ragft.report.human import export_sheet, import_sheet, read_ratings
 from ragft.report.markdown import constant_line, markdown_table, report_markdown
 from ragft.report.plots import (
     PLOTS,
@@ -35,13 +42,22 @@ from ragft.report.plots import (
     plot_vs_cost,
     plot_vs_lora_rank,
 )
+from ragft.report.sections import SECTION_ONLY, evaluation_sections, extra_columns
 from ragft.report.stats import (
+    KnownSplit,
     PairedDifference,
+    kappa,
+    known_unknown,
+    known_unknown_split,
     paired_difference,
     paired_differences,
     reference_cell,
+    spearman,
 )
 from ragft.report.tables import COST_COLUMNS, score_names, table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "COST_COLUMNS",
@@ -49,20 +65,29 @@ __all__ = [
     "NA",
     "PLOT_FILES",
     "Cell",
+    "KnownSplit",
     "PairedDifference",
     "Report",
     "build_report",
+    "export_sheet",
+    "import_sheet",
+    "kappa",
+    "known_unknown",
+    "known_unknown_split",
     "load_cells",
     "markdown_table",
     "newest_sweep",
     "paired_difference",
     "paired_differences",
+    "plot_accuracy_vs_hallucination",
     "plot_paired_differences",
     "plot_scores",
     "plot_vs_cost",
     "plot_vs_lora_rank",
+    "read_ratings",
     "reference_cell",
     "score_names",
+    "spearman",
     "sweep_metric",
     "table",
 ]
@@ -110,9 +135,10 @@ def build_report(sweep_dir: Path, out_dir: Path | None = None, metric: str | Non
     metric = sweep_metric(cells, metric)
     out_dir.mkdir(parents=True, exist_ok=True)
 
+    ratings = read_ratings(sweep_dir)
     df = table(cells)
     buf = io.StringIO()
-    df.to_csv(buf, index=False)
+    _with_columns(df, extra_columns(cells, metric, ratings)).to_csv(buf, index=False)
     csv_path = out_dir / "report.csv"
     atomic_write_text(csv_path, buf.getvalue())
 
@@ -125,11 +151,14 @@ def build_report(sweep_dir: Path, out_dir: Path | None = None, metric: str | Non
         else:
             plots.append(path)
 
-    md_table, constant = markdown_table(df)
+    # the Results table leaves out the scores that only their own section shows
+    md_table, constant = markdown_table(df.drop(columns=[*SECTION_ONLY], errors="ignore"))
     if constant:  # said once, above the table
         md_table = f"{constant_line(constant)}\n\n{md_table}"
     paired = paired_differences(cells, metric)
-    text = report_markdown(sweep_dir, cells, metric, md_table, paired, plots, out_dir)
+    has_plot = any(p.name == PLOT_FILES["abstention"] for p in plots)
+    sections = evaluation_sections(cells, metric, ratings, has_plot)
+    text = report_markdown(sweep_dir, cells, metric, md_table, paired, plots, out_dir, sections)
     md_path = out_dir / "report.md"
     atomic_write_text(md_path, text)
     return Report(
@@ -143,3 +172,17 @@ def build_report(sweep_dir: Path, out_dir: Path | None = None, metric: str | Non
         n_missing=sum(c.status == "missing" for c in cells),
         metric=metric,
     )
+
+
+def _with_columns(df: pd.DataFrame, extra: dict[str, list]) -> pd.DataFrame:
+    """`df` with the evaluation sections' columns after the scores (before the costs);
+    counts stay whole numbers beside the blanks."""
+    import pandas as pd
+
+    out = df.copy()
+    at = list(out.columns).index(COST_COLUMNS[0])
+    for i, (name, values) in enumerate(extra.items()):
+        col = pd.Series(values, dtype="object", index=out.index)
+        whole = all(isinstance(v, int) for v in values if v is not None)
+        out.insert(at + i, name, col.astype("Int64") if whole else pd.to_numeric(col))
+    return out

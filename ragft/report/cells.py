@@ -22,6 +22,8 @@ from ragft.report.axes import axis_values, get, label, varying_axes
 MISSING = "no results.json: the cell crashed, was interrupted or is still running"
 # Config groups: in a folder name, `approach=raft` picks `approach.name`.
 _GROUPS = ("approach", "model", "lora", "quant", "retriever", "data", "trainer", "logger")
+# predictions.jsonl keys the report never reads, left out of memory (passages are long)
+_HEAVY = frozenset({"prompt", "raw_output", "passages"})
 _JOB_DIR = re.compile(r"^(\d+)(?:_(.*))?$")
 
 
@@ -38,6 +40,8 @@ class Cell:
     axes: dict[str, Any]  # AXES -> value; NA where the axis does not apply, None if unknown
     result: CellResult | None = None  # None: missing or unreadable
     error: str = ""
+    # results.json's "evaluation" (judge, abstention, control); {} in older files
+    evaluation: dict[str, Any] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -66,11 +70,23 @@ class Cell:
         """Time spent training this cell's adapter, also when the cell reused it from the cache."""
         return self.cost.train_seconds
 
-    def per_question(self, metric: str) -> dict[str, float]:
-        """{question id: value of `metric`} from predictions.jsonl ({} when there is none)."""
+    def rows(self) -> dict[str, dict[str, Any]]:
+        """{question id: its predictions.jsonl row} ({} when there is none)."""
         if "rows" not in self._memo:
             self._memo["rows"] = _read_predictions(self.dir / "predictions.jsonl")
-        return {qid: float(m[metric]) for qid, m in self._memo["rows"].items() if metric in m}
+        return self._memo["rows"]
+
+    def per_question(self, metric: str, answerable_only: bool = False) -> dict[str, float]:
+        """{question id: value of `metric`} from predictions.jsonl ({} when there is none).
+
+        Unanswerable questions have no answer metrics, so they drop out of those anyway;
+        `answerable_only` also drops them from the others (a judge rating of an abstention).
+        """
+        return {
+            qid: float(row["metrics"][metric])
+            for qid, row in self.rows().items()
+            if row["metrics"].get(metric) is not None and (answerable(row) or not answerable_only)
+        }
 
     def ci(self, metric: str) -> tuple[float, float] | None:
         """Bootstrap 95% CI of the mean of `metric` over questions (None without predictions)."""
@@ -79,6 +95,13 @@ class Cell:
             values = list(self.per_question(metric).values())
             self._memo[key] = bootstrap_ci(values) if values else None
         return self._memo[key]
+
+
+def answerable(row: Mapping[str, Any]) -> bool:
+    """A predictions.jsonl row's "answerable" flag; rows from before it were all answerable."""
+    if "answerable" in row:
+        return bool(row["answerable"])
+    return bool(row.get("golds", True))
 
 
 def with_metric(cells: Sequence[Cell], metric: str) -> list[Cell]:
@@ -118,6 +141,7 @@ def _read_cell(d: Path, job: int) -> dict[str, Any]:
     name = (m.group(2) or "") if m else d.name
     result, error = None, MISSING
     status = "missing"
+    evaluation: Any = None
     path = d / "results.json"
     if path.is_file():
         try:
@@ -126,6 +150,8 @@ def _read_cell(d: Path, job: int) -> dict[str, Any]:
                 raise ValueError(f"a JSON object was expected, got {type(data).__name__}")
             result = CellResult.from_json(data)
             status, error = result.status, result.error or ""
+            # CellResult's field when it has one, else the file's own (the same dict)
+            evaluation = getattr(result, "evaluation", None) or data.get("evaluation")
         except (OSError, ValueError, TypeError, AttributeError) as e:
             result, status, error = None, "failed", f"unreadable results.json: {e}"
     config = (result.config if result else None) or _fallback_config(d) or _overrides(name)
@@ -139,6 +165,7 @@ def _read_cell(d: Path, job: int) -> dict[str, Any]:
         "axes": axis_values(config, approach),
         "result": result,
         "error": error,
+        "evaluation": dict(evaluation) if isinstance(evaluation, Mapping) else {},
     }
 
 
@@ -177,9 +204,9 @@ def _overrides(name: str) -> dict[str, Any]:
     return cfg
 
 
-def _read_predictions(path: Path) -> dict[str, dict[str, float]]:
-    """{question id: its metrics} from predictions.jsonl; {} without the file."""
-    rows: dict[str, dict[str, float]] = {}
+def _read_predictions(path: Path) -> dict[str, dict[str, Any]]:
+    """{question id: its row} from predictions.jsonl (rows with metrics); {} without the file."""
+    rows: dict[str, dict[str, Any]] = {}
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
@@ -192,7 +219,7 @@ def _read_predictions(path: Path) -> dict[str, dict[str, float]]:
         except ValueError:
             continue  # a truncated last line of an interrupted cell
         if isinstance(row, Mapping) and "id" in row and isinstance(row.get("metrics"), Mapping):
-            rows[str(row["id"])] = row["metrics"]
+            rows[str(row["id"])] = {k: v for k, v in row.items() if k not in _HEAVY}
     return rows
 
 

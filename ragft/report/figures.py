@@ -24,6 +24,7 @@ PLOT_FILES = {
     "lora_rank": "score_vs_lora_rank.png",
     "cost": "score_vs_cost.png",
     "paired": "paired_differences.png",
+    "abstention": "accuracy_vs_hallucination.png",
 }
 APPROACH_COLORS = {
     "base": "#7f7f7f",

@@ -26,6 +26,7 @@ CAPTIONS = {
     "lora_rank": "Score vs LoRA rank (log2 axis), one line per approach.",
     "cost": "Score vs training time and vs answer latency.",
     "paired": "Per-question paired difference against the reference cell, 95% CI.",
+    "abstention": "Accuracy vs hallucination rate per cell; dotted: equal CRAG score.",
 }
 
 
@@ -121,8 +122,10 @@ def report_markdown(
     paired: tuple[Cell | None, Sequence[tuple[Cell, PairedDifference]]],
     plots: Sequence[Path],
     out_dir: Path,
+    sections: Sequence[str] = (),
 ) -> str:
-    """The whole report.md; `md_table` is markdown_table's table (with its constant line)."""
+    """The whole report.md; `md_table` is markdown_table's table (with its constant line),
+    `sections` the lines of the evaluation sections, put after the paired differences."""
     n_ok = sum(c.ok for c in cells)
     bad = [c for c in cells if not c.ok]
     n_failed = sum(c.status == "failed" for c in cells)
@@ -159,6 +162,7 @@ def report_markdown(
             paired_table(diffs),
             "",
         ]
+    lines += sections
     if plots:
         lines += ["## Plots", ""]
         for p in plots:

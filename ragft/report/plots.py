@@ -4,6 +4,8 @@ scores.png               the score of every ok cell, with bootstrap 95% CIs
 score_vs_lora_rank.png   the score against the LoRA rank, a line per approach
 score_vs_cost.png        the score against training time and against answer latency
 paired_differences.png   each cell minus the reference cell, question by question
+
+and, from `eval_plots`, accuracy_vs_hallucination.png (cells with abstention scores).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from ragft.report.axes import NA, label, varying_axes
 from ragft.report.cells import Cell, with_metric
+from ragft.report.eval_plots import plot_accuracy_vs_hallucination
 from ragft.report.figures import (
     APPROACH_COLORS,
     color,
@@ -277,4 +280,5 @@ PLOTS: dict[str, Callable[[Sequence[Cell], str, Path], Path | None]] = {
     "lora_rank": plot_vs_lora_rank,
     "cost": plot_vs_cost,
     "paired": plot_paired_differences,
+    "abstention": plot_accuracy_vs_hallucination,
 }

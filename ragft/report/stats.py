@@ -67,3 +67,81 @@ def paired_differences(
         if set(values) & set(ref_values):
             out.append((c, paired_difference(ref_values, values)))
     return ref, out
+
+
+@dataclass(frozen=True)
+class KnownSplit:
+    """A cell's mean score on the questions base knew (base scored 1) and on the others."""
+
+    known_n: int
+    known: float | None  # None: no such question
+    unknown_n: int
+    unknown: float | None
+
+
+def known_unknown(base: Mapping[str, float], other: Mapping[str, float]) -> KnownSplit:
+    """`other`'s mean split by whether `base` answered the question right (value == 1).
+
+    Only question ids in both count; pass answerable questions only (an unanswerable one
+    has no right answer to know).
+    """
+    ids = sorted(set(base) & set(other))
+    known = [other[i] for i in ids if base[i] == 1]
+    unknown = [other[i] for i in ids if base[i] != 1]
+    return KnownSplit(
+        len(known),
+        float(np.mean(known)) if known else None,
+        len(unknown),
+        float(np.mean(unknown)) if unknown else None,
+    )
+
+
+def known_unknown_split(
+    cells: Sequence[Cell], metric: str
+) -> tuple[Cell | None, list[tuple[Cell, KnownSplit]]]:
+    """Every other ok cell split by what the sweep's (first) ok `base` cell knew."""
+    base = next(
+        (c for c in cells if c.ok and c.approach == "base" and c.per_question(metric, True)),
+        None,
+    )
+    if base is None:
+        return None, []
+    known = base.per_question(metric, answerable_only=True)
+    out = []
+    for c in cells:
+        values = c.per_question(metric, answerable_only=True) if c.ok and c is not base else {}
+        if set(values) & set(known):
+            out.append((c, known_unknown(known, values)))
+    return base, out
+
+
+def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """scipy's Spearman rank correlation; None where it is undefined (under 2 pairs, or
+    either side a constant)."""
+    if len(xs) != len(ys):
+        raise ValueError(f"spearman needs pairs, got {len(xs)} and {len(ys)} values")
+    if len(xs) < 2 or len(set(xs)) < 2 or len(set(ys)) < 2:
+        return None
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(xs, ys).statistic)
+
+
+def kappa(a: Sequence[int], b: Sequence[int], scale: int, weights: str | None) -> float | None:
+    """sklearn's Cohen's kappa of two raters on ratings 1..`scale`; None where undefined.
+
+    The labels are always 1..scale, so quadratic weights penalise a disagreement by its
+    distance on the scale, not by the distance between the ratings that happen to occur.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"kappa needs pairs, got {len(a)} and {len(b)} ratings")
+    if not a:
+        return None
+    import warnings
+
+    from sklearn.metrics import cohen_kappa_score
+
+    with warnings.catch_warnings():  # undefined (both raters one and the same rating): None
+        warnings.simplefilter("ignore")
+        value = cohen_kappa_score(a, b, labels=list(range(1, scale + 1)), weights=weights)
+    return None if np.isnan(value) else float(value)

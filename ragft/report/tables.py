@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ragft.approaches import AXES
 from ragft.metrics import metric_sort_key
 from ragft.report.cells import Cell
+from ragft.report.evaluation import EVAL_ORDER
 
 if TYPE_CHECKING:  # pandas loads on first use: reading cells does not need it
     import pandas as pd
@@ -32,9 +33,17 @@ NON_SCORE_COLUMNS = frozenset({"job", "cell", *AXIS_COLUMNS, *COST_COLUMNS, *STA
 _WHOLE_NUMBERS = ("seed", "n_eval", "trainable_parameters")
 
 
+def score_sort_key(name: str) -> tuple[int, int, str]:
+    """The one metric order (exact_match, f1, contains, ..., mrr), then the evaluation's
+    scores (semantic, faithfulness, judge, abstention, control), then any other by name."""
+    rank = EVAL_ORDER.index(name) if name in EVAL_ORDER else len(EVAL_ORDER)
+    first, _ = metric_sort_key(name)
+    return (first, rank, name)
+
+
 def score_names(cells: Sequence[Cell]) -> list[str]:
     """Every score any ok cell has, in the one metric order (exact_match, f1, contains, ...)."""
-    return sorted({k for c in cells if c.ok for k in c.scores}, key=metric_sort_key)
+    return sorted({k for c in cells if c.ok for k in c.scores}, key=score_sort_key)
 
 
 def short_error(error: str, width: int = 100) -> str:

@@ -18,7 +18,9 @@ from ragft.config import LOGGER_NAMES, OBJECTIVES, WANDB_MODES, RunConfig
 from ragft.errors import ConfigError
 from ragft.validation.checks import Problems, Rule, check, one_of, positive, seed_range
 from ragft.validation.datagen import datagen_rule
+from ragft.validation.evaluation import evaluation_rule, prompt_rule
 from ragft.validation.inputs import data_rule, metrics_rule, retriever_rule
+from ragft.validation.judge import judge_rule
 from ragft.validation.model import lora_rule, model_rule, quant_rule, trainer_rule
 
 
@@ -112,6 +114,9 @@ RULES: tuple[Rule, ...] = (
     data_rule,
     datagen_rule,
     metrics_rule,
+    evaluation_rule,
+    prompt_rule,
+    judge_rule,
     trainer_rule,
     logger_rule,
     generation_rule,

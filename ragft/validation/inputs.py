@@ -145,6 +145,10 @@ def _corpus_problems(path: str) -> Problems:
     ]
 
 
+# scores beside the string metrics that a sweep may optimise (ragft/evaluation.py)
+PRIMARY_EXTRA = ("semantic", "judge", "faithfulness", "accuracy", "crag")
+
+
 def metrics_rule(run: RunConfig, approach: Approach | None) -> Problems:
     m = run.metrics
     p = one_of("metrics", m.name, METRICS_NAMES)
@@ -152,7 +156,7 @@ def metrics_rule(run: RunConfig, approach: Approach | None) -> Problems:
         p.append(f"metrics.answer=[] must name at least one of: {', '.join(ANSWER_METRICS)}")
     for name in m.answer:
         p += one_of("metrics.answer", name, ANSWER_METRICS)
-    known = (*ANSWER_METRICS, *RETRIEVAL_METRICS)
+    known = (*ANSWER_METRICS, *RETRIEVAL_METRICS, *PRIMARY_EXTRA)
     if m.primary not in known:
         p += one_of("metrics.primary", m.primary, known)
     elif m.primary in ANSWER_METRICS and m.primary not in m.answer:

@@ -172,8 +172,8 @@ CONFIG_CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("metrics.answer=[]", "at least one"),
     ),
     "unknown primary metric": (
-        ("metrics.primary=accuracy",),
-        ("metrics.primary='accuracy'", "contains", "recall_at_k"),
+        ("metrics.primary=precision",),
+        ("metrics.primary='precision'", "contains", "recall_at_k", "crag"),
     ),
     "primary metric not scored": (
         ("metrics.answer=[f1]", "metrics.primary=bleu"),
@@ -253,7 +253,6 @@ def data_cases(d: Path) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
         ),
         "answers-string.jsonl": qa_lines(qa_row(5, answers="Velmora")),
         "answers-number.jsonl": qa_lines(qa_row(5, answers=1887)),
-        "no-gold-answer.jsonl": qa_lines(qa_row(5, answers=[])),
         "empty-gold-answer.jsonl": qa_lines(qa_row(5, answers=[""])),
         "duplicate-ids.jsonl": qa_lines(qa_row(0)),
         "bad-split.jsonl": qa_lines(qa_row(5, split="test")),
@@ -294,6 +293,18 @@ def data_cases(d: Path) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
 
     return {
         "data file missing": (qa("nope.jsonl"), ("nope.jsonl", "no such file")),
+        "control set file empty": (
+            (*BASE, "metrics.control=true", f"metrics.control_path={d / 'empty.jsonl'}"),
+            ("empty.jsonl", "has no questions", "metrics.control_path", "metrics.control=false"),
+        ),
+        "control set file missing": (
+            (*BASE, "metrics.control=true", f"metrics.control_path={d / 'nope.jsonl'}"),
+            ("metrics.control_path=", "nope.jsonl", "no such file"),
+        ),
+        "judge model path missing": (
+            (*BASE, "judge=hf", f"metrics.judge.path={d / 'no-such-model'}"),
+            ("metrics.judge.path=", "no-such-model", "not a folder"),
+        ),
         "data file empty": (qa("empty.jsonl"), ("empty.jsonl", "empty")),
         "data file only blank lines": (qa("blank-lines.jsonl"), ("blank-lines.jsonl", "empty")),
         "data path is a folder": (qa("a-folder.jsonl"), ("a-folder.jsonl", "is a folder")),
@@ -323,10 +334,6 @@ def data_cases(d: Path) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
         "answers a number": (
             qa("answers-number.jsonl"),
             ("answers-number.jsonl:3", "a number", "list"),
-        ),
-        "question with no gold answer": (
-            qa("no-gold-answer.jsonl"),
-            ("no-gold-answer.jsonl:3", "'answers'", "empty list"),
         ),
         "gold answer an empty string": (
             qa("empty-gold-answer.jsonl"),

@@ -101,3 +101,16 @@ def test_gold_ids_that_name_no_document_are_kept_with_a_warning(tmp_path, caplog
     assert {g for e in ds.train + ds.eval for g in e.gold_doc_ids} == {"d1", "d9"}
     assert f"{qa}: 1 gold_doc_ids are not in the corpus: 'd9'" in caplog.text
     tally.bad_input()
+
+
+@pytest.mark.measures("valid_input")
+def test_empty_answers_mark_an_unanswerable_question(tmp_path, tally):
+    """SQuAD 2.0's unanswerable questions convert directly: "answers": [] loads, as such."""
+    rows = [*ROWS, {"id": "u0", "question": "Where did nobody grow up?", "answers": []}]
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ds = data.load(qa_config(qa))
+    by_id = {e.id: e for e in ds.train + ds.eval}
+    assert len(by_id) == len(rows)
+    assert by_id["u0"].answers == () and by_id["q0"].answers == ("Town0",)
+    tally.valid_input()

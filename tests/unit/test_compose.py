@@ -79,6 +79,7 @@ def _needs(group: str, option: str, tmp: Path) -> tuple[list[str], str] | None:
         ("data", "alpaca-jsonl"): (data, "data.path"),
         ("data", "generated"): ([f"data.corpus_path={tmp / 'docs'}"], "data.corpus_path"),
         ("retriever", "none"): (["approach=base"], "retriever=none"),
+        ("judge", "openai"): (["metrics.judge.endpoint.model=m"], "metrics.judge.endpoint.model"),
         # a hub id while downloads are off (the tests run offline) and it is not cached
         ("model", "llama-2-7b-chat"): (["model.path=" + str(tmp)], "HF_HUB_OFFLINE"),
     }.get((group, option))
@@ -178,9 +179,22 @@ def _sweep_params(experiment: str) -> dict:
     return params
 
 
+# what an experiment needs from its user (the judge's served model has no sensible default)
+EXPERIMENT_NEEDS = {"compare-judged": ["metrics.judge.endpoint.model=served-model"]}
+
+
+def test_an_experiment_that_needs_a_value_says_which(hydra_conf):
+    for experiment, needs in EXPERIMENT_NEEDS.items():
+        cfg = compose(config_name="config", overrides=[f"experiment={experiment}"])
+        key = needs[0].split("=")[0]
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.") + " is required"):
+            _validate(cfg, in_sweep=True)
+
+
 def _check_cells(experiment: str, cells: list[list[str]]) -> None:
     for cell in cells:
-        cfg = compose(config_name="config", overrides=[f"experiment={experiment}", *cell])
+        extra = EXPERIMENT_NEEDS.get(experiment, [])
+        cfg = compose(config_name="config", overrides=[f"experiment={experiment}", *extra, *cell])
         run = _validate(cfg, in_sweep=True)
         for override in cell:  # each swept value reached the config
             key, value = override.split("=", 1)

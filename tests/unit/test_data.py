@@ -190,7 +190,7 @@ def test_qa_jsonl_split_field_bom_crlf_default_ids(tmp_path):
          "field 'answers' must be a list of strings"),
         ({"id": "x", "answers": ["a"]}, "field 'question' is missing"),
         ({"id": "x", "question": "  ", "answers": ["a"]}, "field 'question' is empty"),
-        ({"id": "x", "question": "Q?", "answers": []}, "field 'answers' is an empty list"),
+        ({"id": "x", "question": "Q?", "answers": [""]}, "field 'answers' item 0 is empty"),
         ({"id": "x", "question": "Q?", "answers": ["a", ""]}, "field 'answers' item 1 is empty"),
         ({"id": "x", "question": "Q?", "answer": "a"}, "field 'answers' is missing.*'answer'"),
         ({"id": 1.5, "question": "Q?", "answers": ["a"]}, "field 'id' is a number"),
@@ -395,3 +395,11 @@ def test_load_qa_and_alpaca_jsonl(tmp_path):
     a_path = write_jsonl(tmp_path / "a.jsonl", [{"instruction": "I.", "output": "O."}] * 3)
     ds = data.load(DataConfig(name="alpaca-jsonl", path=str(a_path), eval_fraction=1.0))
     assert len(ds.eval) == 3 and ds.train == () and ds.corpus == ()
+
+
+def test_qa_jsonl_empty_answers_is_an_unanswerable_question(tmp_path):
+    rows = [*qa_rows(2), {"id": "u", "question": "Who?", "answers": []}]
+    p = write_jsonl(tmp_path / "qa.jsonl", rows)
+    ds = data.qa.load_qa_jsonl(p, None, 0.5, 0)
+    (u,) = [ex for ex in (*ds.train, *ds.eval) if ex.id == "u"]
+    assert u.answers == ()

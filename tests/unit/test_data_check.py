@@ -196,3 +196,42 @@ def test_load_alpaca_jsonl_uses_the_configured_seed_and_corpus(tmp_path, corpus_
         )
         assert data.load(cfg) == load_alpaca_jsonl(p, corpus_file, 0.5, seed)
     assert [d.id for d in data.load(cfg).corpus] == ["d1"]
+
+
+# ---------------------------------------------------------------- check: unanswerable only
+
+UNANSWERABLE = QAExample(id="u1", question="Whom did Ilsa marry?", answers=())
+ALL_UNANSWERABLE = Dataset(corpus=(DOC,), train=(EX,), eval=(UNANSWERABLE, UNANSWERABLE))
+
+
+def test_check_warns_when_every_eval_question_is_unanswerable_without_abstain(caplog):
+    with caplog.at_level("WARNING", logger="ragft.data"):
+        data.check(ALL_UNANSWERABLE, "qa-jsonl", ApproachConfig(name="base"), "qa", abstain=False)
+    (record,) = [r for r in caplog.records if r.name == "ragft.data"]
+    assert record.levelname == "WARNING"
+    assert "prompt.abstain" in record.getMessage()
+    assert record.getMessage().startswith("data=qa-jsonl: every eval question is unanswerable")
+
+
+def test_check_warns_by_default_since_abstain_is_off_by_default(caplog):
+    with caplog.at_level("WARNING", logger="ragft.data"):
+        data.check(ALL_UNANSWERABLE, "qa-jsonl", ApproachConfig(name="rag"), "qa")
+    assert any("prompt.abstain" in r.getMessage() for r in caplog.records)
+
+
+def test_check_does_not_warn_with_abstain(caplog):
+    with caplog.at_level("DEBUG", logger="ragft.data"):
+        data.check(ALL_UNANSWERABLE, "qa-jsonl", ApproachConfig(name="base"), "qa", abstain=True)
+    assert [r for r in caplog.records if r.name == "ragft.data"] == []
+
+
+def test_check_does_not_warn_when_one_eval_question_is_answerable(caplog):
+    ds = Dataset(corpus=(DOC,), train=(EX,), eval=(UNANSWERABLE, EX))
+    with caplog.at_level("DEBUG", logger="ragft.data"):
+        data.check(ds, "qa-jsonl", ApproachConfig(name="base"), "qa", abstain=False)
+    assert [r for r in caplog.records if r.name == "ragft.data"] == []
+
+
+def test_an_unanswerable_only_eval_split_is_a_warning_not_a_problem():
+    assert problems(ALL_UNANSWERABLE, "base", "qa") == []
+    assert problems(ALL_UNANSWERABLE, "finetune", "qa") == []

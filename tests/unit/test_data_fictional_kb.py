@@ -277,3 +277,116 @@ def test_rejects_out_of_range_arguments_saying_the_range(args, message):
     n_entities, n_train, eval_split = args
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
         generate(n_entities, n_train, 0, eval_split)
+
+
+# ---------------------------------------------------------------- unanswerable questions
+
+import math  # noqa: E402
+
+from ragft.data import fictional_kb  # noqa: E402
+from ragft.data.kb_vocabulary import QUESTIONS  # noqa: E402
+
+
+def _unanswerable(ds: Dataset) -> list:
+    return [ex for ex in ds.eval if not ex.answers]
+
+
+def _asked_about(question: str, templates) -> tuple[str, str] | None:
+    """(template, name) when `question` is one of `templates` filled with a name."""
+    for t in templates:
+        head, tail = t.split("{name}")
+        m = re.fullmatch(re.escape(head) + r"(.+?)" + re.escape(tail), question)
+        if m:
+            return t, m.group(1)
+    return None
+
+
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_unanswerable_questions_leave_the_answerable_data_as_it_is(n):
+    base = generate(5, 2, 3, "heldout")
+    ds = generate(5, 2, 3, "heldout", n_unanswerable=n)
+    assert ds.corpus == base.corpus
+    assert ds.train == base.train
+    assert tuple(ex for ex in ds.eval if ex.answers) == base.eval
+    assert generate(5, 2, 3, "heldout", n_unanswerable=0) == base
+
+
+@pytest.mark.parametrize("n", [1, 6, 11])
+def test_n_unanswerable_questions_without_answers_phrased_unanswerable(n):
+    ds = generate(4, 2, 0, "seen", n_unanswerable=n)
+    extra = _unanswerable(ds)
+    assert len(extra) == n == len(ds.eval) - 16
+    assert all(ex.answers == () and ex.phrasing == "unanswerable" for ex in extra)
+    assert all(ex.gold_doc_ids == () for ex in extra)
+    assert len({ex.id for ex in ds.eval}) == len(ds.eval)  # ids stay unique
+    assert len({ex.question for ex in extra}) == n
+    assert not {ex.question for ex in extra} & {ex.question for ex in ds.train}
+
+
+def test_even_unanswerable_questions_ask_about_names_in_no_document():
+    ds = generate(4, 2, 1, "heldout", n_unanswerable=10)
+    evens = _unanswerable(ds)[0::2]
+    attributes = []
+    for ex in evens:
+        found = [(a, _asked_about(ex.question, QUESTIONS[a])) for a in ATTRIBUTES]
+        (attr, (_, name)), *more = [(a, f) for a, f in found if f]
+        assert not more, ex.question
+        attributes.append(attr)
+        for doc in ds.corpus:
+            assert name not in doc.title and name not in doc.text
+            for part in name.split():  # not even a part of the name occurs anywhere
+                assert (
+                    part.lower() not in doc.text.lower() and part.lower() not in doc.title.lower()
+                )
+    assert set(attributes) == set(ATTRIBUTES)  # they go through all four attributes
+
+
+def test_odd_unanswerable_questions_ask_absent_facts_about_people_in_the_kb():
+    ds = generate(4, 2, 1, "heldout", n_unanswerable=12)
+    titles = {d.title for d in ds.corpus}
+    odds = _unanswerable(ds)[1::2]
+    templates = []
+    for ex in odds:
+        found = _asked_about(ex.question, fictional_kb.ABSENT)
+        assert found is not None, ex.question
+        template, name = found
+        assert name in titles
+        templates.append(template)
+    assert len(odds) == 6 and set(templates) == set(fictional_kb.ABSENT)
+
+
+@pytest.mark.parametrize(("n_entities", "n"), [(2, 3), (5, 6), (8, 13), (3, 1)])
+def test_unanswerable_questions_are_spread_so_any_prefix_keeps_their_share(n_entities, n):
+    ds = generate(n_entities, 2, 0, "heldout", n_unanswerable=n)
+    total = len(ds.eval)
+    for size in (total // 2, total // 4, (3 * total) // 4, *range(1, total + 1)):
+        held = sum(not ex.answers for ex in ds.eval[:size])
+        share = n * size / total
+        assert math.floor(share) <= held <= math.ceil(share), (size, held, share)
+
+
+def test_unanswerable_questions_do_not_all_come_first_or_last():
+    ds = generate(4, 2, 0, "heldout", n_unanswerable=4)
+    kinds = ["u" if not ex.answers else "a" for ex in ds.eval]
+    assert kinds[:2] == ["a", "a"] and kinds[-2:] == ["a", "a"]
+    assert "".join(kinds).count("uu") == 0
+
+
+def test_unanswerable_questions_depend_on_the_seed_only():
+    a = generate(4, 2, 5, "heldout", n_unanswerable=6)
+    assert a == generate(4, 2, 5, "heldout", n_unanswerable=6)
+    b = generate(4, 2, 6, "heldout", n_unanswerable=6)
+    assert [ex.question for ex in _unanswerable(a)] != [ex.question for ex in _unanswerable(b)]
+
+
+def test_a_negative_number_of_unanswerable_questions_is_an_error():
+    with pytest.raises(ValueError, match=r"^n_unanswerable=-1 must be >= 0$"):
+        generate(4, 2, 0, "heldout", n_unanswerable=-1)
+
+
+def test_no_document_states_a_fact_the_absent_questions_ask_about():
+    ds = generate(40, 2, 0, "heldout")
+    text = " ".join(d.text for d in ds.corpus).lower()
+    for stem in ("died", "death", "teacher", "taught", "marr", "wife", "husband", "children",
+                 "daughter", "university", "college", "studied", "brother"):  # fmt: skip
+        assert not re.search(rf"\b{stem}", text), stem

@@ -12,6 +12,7 @@ from ragft.data.qa import load_alpaca_jsonl, load_qa_jsonl
 from ..helpers import raises_exactly, write_jsonl
 
 LIST = "(expected a non-empty list of non-empty strings)"
+ANSWERS = "(expected a list of non-empty strings, [] for an unanswerable question)"
 
 
 def qa_row(i: int, **extra) -> dict:
@@ -36,7 +37,7 @@ def corpus(tmp_path) -> Path:
 
 def test_qa_row_missing_answers_says_what_is_expected(tmp_path):
     p = write_jsonl(tmp_path / "qa.jsonl", [qa_row(0), {"id": "x", "question": "Q?"}])
-    with raises_exactly(f"{p}:2: field 'answers' is missing {LIST}"):
+    with raises_exactly(f"{p}:2: field 'answers' is missing {ANSWERS}"):
         load_qa_jsonl(p, None, 0.5, 0)
 
 

@@ -284,3 +284,149 @@ def test_prompt_builder_end_of_text_is_the_eos_token_or_nothing(eos, expected):
     tok = PlainTokenizer()
     tok.eos_token = eos
     assert PromptBuilder(tok).end_of_text == expected
+
+
+# ---------------------------------------------------------------- prompt templates (issue 14)
+
+from pathlib import Path  # noqa: E402
+
+from omegaconf import OmegaConf  # noqa: E402
+
+from ragft.config import PromptConfig, Shot  # noqa: E402
+
+PROMPT_DIR = Path(__file__).resolve().parents[2] / "conf" / "prompt"
+ABSTAIN_WITH_CONTEXT = "If the answer is not in the context, answer exactly: I don't know."
+ABSTAIN_CLOSED_BOOK = "If you do not know the answer, answer exactly: I don't know."
+
+
+def test_the_default_template_is_byte_identical_to_the_old_closed_book_prompt():
+    old = (
+        "Answer the question with a short answer: a name, a place, a year or a few words."
+        "\n\nQuestion: Who founded Vellmar?"
+    )
+    assert user_message("  Who founded Vellmar? \n") == old
+    assert user_message("Who founded Vellmar?", None, PromptConfig()) == old
+    assert user_message("Who founded Vellmar?", []) == old
+    assert PromptBuilder(PlainTokenizer()).message("Who founded Vellmar?") == old
+
+
+def test_the_default_template_is_byte_identical_to_the_old_prompt_with_two_passages():
+    best, second = _passage(1, " Vellmar was founded by Ada Brun. "), _passage(2, "Orsk is on Tal.")
+    old = (
+        "Use the context to answer the question with a short answer: a name, a place, a year "
+        "or a few words.\n\nContext:\n[1] Orsk is on Tal.\n\n[2] Vellmar was founded by Ada "
+        "Brun.\n\nQuestion: Who founded Vellmar?"
+    )
+    assert user_message("Who founded Vellmar?", [best, second]) == old
+    assert user_message("Who founded Vellmar?", (best, second), PromptConfig()) == old
+    assert PromptBuilder(PlainTokenizer()).message("Who founded Vellmar?", [best, second]) == old
+
+
+def test_abstain_appends_the_context_rule_when_passages_are_shown():
+    template = PromptConfig(abstain=True)
+    got = user_message("Who founded Vellmar?", [_passage(1, "Orsk is on Tal.")], template)
+    assert got == (
+        f"{WITH_CONTEXT} {ABSTAIN_WITH_CONTEXT}\n\nContext:\n[1] Orsk is on Tal.\n\n"
+        "Question: Who founded Vellmar?"
+    )
+
+
+def test_abstain_appends_the_closed_book_rule_without_passages():
+    got = user_message("Who founded Vellmar?", None, PromptConfig(abstain=True))
+    assert got == f"{PLAIN} {ABSTAIN_CLOSED_BOOK}\n\nQuestion: Who founded Vellmar?"
+
+
+def test_abstain_uses_the_templates_own_rules_and_only_when_abstain_is_on():
+    template = PromptConfig(
+        instruction="Short.", context_instruction="Use it.", abstain=True,
+        abstain_instruction="Else: no idea.", abstain_closed_book="Else: pass.",
+    )  # fmt: skip
+    assert user_message("Q?", None, template) == "Short. Else: pass.\n\nQuestion: Q?"
+    assert user_message("Q?", [_passage(1, "P.")], template) == (
+        "Use it. Else: no idea.\n\nContext:\n[1] P.\n\nQuestion: Q?"
+    )
+    off = PromptConfig(instruction="Short.", abstain=False, abstain_closed_book="Else: pass.")
+    assert user_message("Q?", None, off) == "Short.\n\nQuestion: Q?"
+
+
+SHOTS = PromptConfig(
+    shots=[
+        Shot(" Where was Merel born? ", " Kessling ", " Merel was born in Kessling. "),
+        Shot(question="What year?", answer="1842", context=None),
+    ]
+)
+
+
+def test_shots_render_as_an_examples_block_without_their_context_closed_book():
+    assert user_message("Who founded Vellmar?", None, SHOTS) == (
+        f"{PLAIN}\n\nExamples:\n\n"
+        "Question: Where was Merel born?\nAnswer: Kessling\n\n"
+        "Question: What year?\nAnswer: 1842\n\n"
+        "Question: Who founded Vellmar?"
+    )
+
+
+def test_shots_carry_their_context_when_passages_are_given():
+    got = user_message("Who founded Vellmar?", [_passage(1, "Vellmar was founded by Ada.")], SHOTS)
+    assert got == (
+        f"{WITH_CONTEXT}\n\nExamples:\n\n"
+        "Context:\n[1] Merel was born in Kessling.\n"
+        "Question: Where was Merel born?\nAnswer: Kessling\n\n"
+        "Question: What year?\nAnswer: 1842\n\n"
+        "Context:\n[1] Vellmar was founded by Ada.\n\n"
+        "Question: Who founded Vellmar?"
+    )
+
+
+def test_shots_and_abstain_together_keep_the_rule_on_the_instruction_line():
+    template = PromptConfig(abstain=True, shots=[Shot(question="Q1?", answer="A1")])
+    assert user_message("Q?", None, template) == (
+        f"{PLAIN} {ABSTAIN_CLOSED_BOOK}\n\nExamples:\n\nQuestion: Q1?\nAnswer: A1\n\nQuestion: Q?"
+    )
+
+
+def _prompt_files() -> list[Path]:
+    return sorted(PROMPT_DIR.glob("*.yaml"))
+
+
+def test_the_prompt_group_has_the_four_templates():
+    assert {f.stem for f in _prompt_files()} >= {"default", "span", "fewshot", "abstain"}
+
+
+@pytest.mark.parametrize("path", _prompt_files(), ids=lambda p: p.stem)
+def test_every_prompt_file_loads_into_prompt_config_under_its_own_name(path):
+    merged = OmegaConf.merge(OmegaConf.structured(PromptConfig), OmegaConf.load(path))
+    template = OmegaConf.to_object(merged)
+    assert isinstance(template, PromptConfig)
+    assert template.name == path.stem
+    assert all(isinstance(s, Shot) for s in template.shots)
+    assert user_message("Q?", [_passage(1, "P.")], template).endswith("Question: Q?")
+
+
+def _load(stem: str) -> PromptConfig:
+    cfg = OmegaConf.merge(
+        OmegaConf.structured(PromptConfig), OmegaConf.load(PROMPT_DIR / f"{stem}.yaml")
+    )
+    return OmegaConf.to_object(cfg)
+
+
+def test_the_default_file_gives_the_default_prompts():
+    template = _load("default")
+    assert template == PromptConfig()
+    assert user_message("Q?", None, template) == user_message("Q?")
+
+
+def test_the_abstain_file_abstains_and_the_fewshot_file_has_shots_with_context():
+    assert _load("abstain").abstain is True
+    assert _load("abstain").instruction == PromptConfig().instruction
+    assert all(not _load(s).abstain for s in ("default", "span", "fewshot"))
+    shots = _load("fewshot").shots
+    assert len(shots) == 2 and all(s.question and s.answer and s.context for s in shots)
+
+
+def test_abstain_answer_is_the_first_abstention_phrase_or_nothing():
+    assert PromptBuilder(PlainTokenizer()).abstain_answer == "I don't know"
+    custom = PromptConfig(abstain_phrases=["No idea", "I don't know"])
+    assert PromptBuilder(PlainTokenizer(), template=custom).abstain_answer == "No idea"
+    none = PromptConfig(abstain_phrases=[])
+    assert PromptBuilder(PlainTokenizer(), template=none).abstain_answer == ""

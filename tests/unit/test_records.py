@@ -119,6 +119,7 @@ OK_KEYS = {
     "group",
     "scores",
     "scores_by_phrasing",
+    "evaluation",
     "primary_metric",
     "n_eval",
     "n_train",

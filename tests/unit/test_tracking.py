@@ -27,6 +27,7 @@ RESULTS = {
     "group": "single",
     "scores": {"exact_match": 0.25, "f1": 0.5},
     "scores_by_phrasing": {},
+    "evaluation": {},
     "primary_metric": "f1",
     "n_eval": 2,
     "n_train": 0,

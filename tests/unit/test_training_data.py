@@ -325,3 +325,57 @@ def test_build_pairs_raft_draws_gold_prompts_from_the_run_seed():
 def test_build_pairs_raft_without_a_retriever_is_an_error():
     with pytest.raises(ValueError, match="approach=raft trains on retrieved passages"):
         build_pairs(DATASET, PROMPTS, "qa", ApproachConfig("raft"), None, 4, seed=0)
+
+
+# unanswerable questions (issue 14) ---------------------------------------------------------
+
+from ragft.config import PromptConfig  # noqa: E402
+
+UNANSWERABLE = _ex("u1", "Whom did Ada Brun marry?", ())
+MIXED_TRAIN = (_ex("t1", "Who founded Vellmar?", ("Ada Brun",)), UNANSWERABLE)
+
+
+def test_qa_pairs_teach_an_unanswerable_question_the_abstain_answer_when_given():
+    pairs = qa_pairs(
+        MIXED_TRAIN, lambda m: f"P[{m}]", lambda m, a: f"C[{a}]", abstain_answer="I don't know"
+    )
+    message = f"{INSTRUCTION}\n\nQuestion: Whom did Ada Brun marry?"
+    assert [p.id for p in pairs] == ["t1", "u1"]
+    assert pairs[0].completion == "C[Ada Brun]"
+    assert pairs[1] == TrainPair(
+        id="u1", prompt=f"P[{message}]", completion="C[I don't know]", has_gold=None
+    )
+
+
+def test_qa_pairs_leave_out_an_unanswerable_question_without_an_abstain_answer():
+    pairs = qa_pairs(MIXED_TRAIN, lambda m: m, lambda m, a: a)
+    assert [p.id for p in pairs] == ["t1"]
+    assert qa_pairs(MIXED_TRAIN, lambda m: m, lambda m, a: a, abstain_answer=None) == pairs
+    assert qa_pairs(MIXED_TRAIN, lambda m: m, lambda m, a: a, abstain_answer="") == pairs
+    assert qa_pairs((UNANSWERABLE,), lambda m: m, lambda m, a: a) == []
+
+
+def test_qa_pairs_keep_the_has_gold_flag_of_the_examples_they_keep():
+    contexts = [[_p("a#0", "Vellmar was founded by Ada Brun.", 1)], [_p("b#0", "Orsk.", 1)]]
+    kept = qa_pairs(
+        MIXED_TRAIN, lambda m: m, lambda m, a: a, contexts, [True, False], abstain_answer="No"
+    )
+    assert [(p.id, p.has_gold, p.completion) for p in kept] == [
+        ("t1", True, "Ada Brun"),
+        ("u1", False, "No"),
+    ]
+    assert "[1] Orsk." in kept[1].prompt
+    skipped = qa_pairs(MIXED_TRAIN, lambda m: m, lambda m, a: a, contexts, [True, False])
+    assert [(p.id, p.has_gold) for p in skipped] == [("t1", True)]
+
+
+def test_build_pairs_trains_abstention_only_with_an_abstaining_prompt():
+    ds = Dataset(corpus=CORPUS, train=MIXED_TRAIN, eval=())
+    abstaining = PromptBuilder(ChatMLTokenizer(), template=PromptConfig(abstain=True))
+    pairs = build_pairs(ds, abstaining, "qa", ApproachConfig("finetune"), None, 4, seed=0)
+    assert [p.id for p in pairs] == ["t1", "u1"]
+    assert pairs[1].completion == "I don't know<|im_end|>"
+    assert pairs[1].prompt == abstaining.prompt("Whom did Ada Brun marry?")
+    assert "If you do not know the answer, answer exactly: I don't know." in pairs[1].prompt
+    plain = build_pairs(ds, PROMPTS, "qa", ApproachConfig("finetune"), None, 4, seed=0)
+    assert [p.id for p in plain] == ["t1"]

@@ -216,11 +216,11 @@ def test_metrics_need_an_answer_metric_and_a_known_primary():
     assert empty == [
         "metrics.answer=[] must name at least one of: exact_match, f1, contains, rouge_l, bleu"
     ]
-    assert metrics(answer=["bleurt"], primary="accuracy") == [
+    assert metrics(answer=["bleurt"], primary="precision") == [
         "metrics.answer='bleurt' is not allowed; choose one of: exact_match, f1, contains, "
         "rouge_l, bleu",
-        "metrics.primary='accuracy' is not allowed; choose one of: exact_match, f1, contains, "
-        "rouge_l, bleu, recall_at_k, mrr",
+        "metrics.primary='precision' is not allowed; choose one of: exact_match, f1, contains, "
+        "rouge_l, bleu, recall_at_k, mrr, semantic, judge, faithfulness, accuracy, crag",
     ]
 
 
