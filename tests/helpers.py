@@ -8,6 +8,7 @@ between documents ask for k=1 or check MRR (gold ranked first), so they stay mea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -106,3 +107,56 @@ def kb_markdown(folder: Path, n_entities: int = 4) -> Path:
     for d in fictional_kb.generate(n_entities, 2, 0, "heldout").corpus:
         (folder / f"{d.id}.md").write_text(f"# {d.title}\n\n{d.text}\n")
     return folder
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tiny_model_folder(cache_dir: Path) -> str:
+    """The tiny random Llama as a saved HF folder (what `transformers serve` loads)."""
+    from ragft import modeling
+    from ragft.cache import Cache
+    from ragft.config import ModelConfig, QuantConfig
+
+    cfg = ModelConfig(name="tiny-llama", source="tiny-random")
+    return modeling.load(cfg, QuantConfig(), Cache(cache_dir), seed=0).source.path
+
+
+@contextlib.contextmanager
+def transformers_serve(folder: str, log_path: Path, startup: float = 180.0):
+    """transformers' own OpenAI-compatible server on 127.0.0.1 for `folder`; yields its /v1
+    base URL once /health answers, stops it on exit. Its access log goes to `log_path`
+    (one '"POST /v1/chat/completions HTTP/1.1" 200' line per answered request)."""
+    import time
+    import urllib.request
+
+    port = free_port()
+    log = open(log_path, "w")
+    argv = [sys.executable, "-m", "transformers.cli.transformers", "serve", folder,
+            "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]  # fmt: skip
+    server = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + startup
+        while True:
+            assert server.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, "transformers serve did not start"
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()
+
+
+def served_requests(log_path: Path) -> int:
+    """Chat completions `transformers serve` answered, from its access log."""
+    return log_path.read_text().count('"POST /v1/chat/completions HTTP/1.1" 200')

@@ -83,7 +83,7 @@ def abstention_rows(cells: Sequence[Cell]) -> list[AbstentionRow]:
 @dataclass(frozen=True)
 class JudgeRow:
     cell: Cell
-    score: float  # the mean normalised rating, a fraction
+    score: float | None  # the mean normalised rating, a fraction (None: nothing rated)
     rated: int | None
     missing: int | None
     n: int  # answerable questions with both a rating and the metric compared against
@@ -111,16 +111,17 @@ def _judge_counts(cell: Cell) -> tuple[int | None, int | None]:
 def judge_rows(
     cells: Sequence[Cell], against: str = "contains"
 ) -> tuple[list[JudgeRow], tuple[int, float | None]]:
-    """Each ok cell with a judge score, and the pooled (n, rho) over all their pairs."""
+    """Each ok cell the judge ran in (a judge score, or a judge part in results.json's
+    "evaluation" when every rating was missing), and the pooled (n, rho) over their pairs."""
     out, pooled = [], []
     for c in cells:
-        if not c.ok or "judge" not in c.scores:
+        if not c.ok or ("judge" not in c.scores and not part(c, "judge")):
             continue
         pairs = judge_pairs(c, against)
         pooled += pairs
         rated, missing = _judge_counts(c)
         rho = spearman([j for j, _ in pairs], [m for _, m in pairs])
-        out.append(JudgeRow(c, c.scores["judge"], rated, missing, len(pairs), rho))
+        out.append(JudgeRow(c, c.scores.get("judge"), rated, missing, len(pairs), rho))
     rho = spearman([j for j, _ in pooled], [m for _, m in pooled])
     return out, (len(pooled), rho)
 

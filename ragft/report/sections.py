@@ -146,11 +146,20 @@ def judge_section(cells: Sequence[Cell]) -> list[str]:
         "its scores can be trusted as far as string matching can, and it adds what matching "
         "misses (paraphrases, long answers); near 0 or below, the two disagree: read some "
         "answers and the judge's explanations (predictions.jsonl) before trusting either. "
-        f"{UNDEFINED}: undefined (under 2 questions, or one side constant).",
+        f"{UNDEFINED}: undefined (under 2 questions, or one side constant).{_none_rated(found)}",
         "",
         _table(rows),
         "",
     ]
+
+
+def _none_rated(found) -> str:
+    if any(r.rated for r in found):
+        return ""
+    return (
+        " **No answer was rated**: every reply lacked a usable rating after the retries "
+        "(the judge model may not follow the format; its replies are in predictions.jsonl)."
+    )
 
 
 def human_section(cells: Sequence[Cell], ratings: dict[str, dict[str, int]]) -> list[str]:

@@ -7,14 +7,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from ragft.data.qa import load_alpaca_jsonl, load_qa_jsonl
 
-from ..helpers import ROOT, TINY, kb_markdown
+from ..helpers import (
+    ROOT,
+    TINY,
+    kb_markdown,
+    served_requests,
+    tiny_model_folder,
+    transformers_serve,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -92,65 +98,19 @@ def test_bad_corpora_are_one_clear_error_and_nothing_written(tmp_path, corpus, m
     assert not (tmp_path / "out" / "qa.jsonl").exists()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_generate_against_a_real_transformers_serve(tmp_path, docs):
     """transformers' own OpenAI-compatible server on the tiny random model: it ignores
     response_format, so every reply is free text, rejected by schema validation and counted."""
-    import urllib.request
-
-    from ragft import modeling
-    from ragft.cache import Cache
-    from ragft.config import ModelConfig, QuantConfig
-
-    folder = modeling.load(ModelConfig(name="tiny-llama", source="tiny-random"), QuantConfig(),
-                           Cache(tmp_path / "cache"), seed=0).source.path  # fmt: skip
-    port = _free_port()
-    log = open(tmp_path / "serve.log", "w")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "transformers.cli.transformers",
-            "serve",
-            folder,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--device",
-            "cpu",
-        ],  # fmt: skip
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(1)
+    folder = tiny_model_folder(tmp_path / "cache")
+    with transformers_serve(folder, tmp_path / "serve.log") as base_url:
         proc = generate_py(
             tmp_path / "out", f"data.corpus_path={docs}", f"cache.dir={tmp_path / 'cache'}",
-            "datagen=openai", f"datagen.endpoint.base_url=http://127.0.0.1:{port}/v1",
+            "datagen=openai", f"datagen.endpoint.base_url={base_url}",
             f"datagen.endpoint.model={folder}", "datagen.max_chunks=2",
             "datagen.endpoint.max_tokens=12", "datagen.endpoint.max_retries=1",
         )  # fmt: skip
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        log.close()
     served = (tmp_path / "serve.log").read_text()
-    assert served.count('"POST /v1/chat/completions HTTP/1.1" 200') == 2  # one per chunk
+    assert served_requests(tmp_path / "serve.log") == 2  # one per chunk
     assert "response_format" in served  # "Ignoring unsupported fields in the request"
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "dropped: {'schema_invalid': 2}" in proc.stderr
