@@ -122,7 +122,8 @@ def _judged(predictions, judge, judge_cfg, per_example, rows, scores, info) -> N
     info["judge"] = {
         "backend": judge_cfg.backend, "scale": judge_cfg.scale, "rated": rated,
         "missing": len(asked) - rated, "requests_sent": verdict.requests_sent,
-        "from_journal": verdict.from_journal,
+        "from_journal": verdict.from_journal, "seconds": verdict.seconds,
+        "tokens_in": verdict.tokens_in, "tokens_out": verdict.tokens_out,
     }  # fmt: skip
 
 

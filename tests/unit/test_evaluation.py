@@ -250,6 +250,9 @@ class FakeJudge:
             attempts=attempts,
             requests_sent=requests_sent,
             from_journal=from_journal,
+            seconds=1.5,
+            tokens_in=120,
+            tokens_out=30,
         )
         self.calls: list[list[str]] = []
 
@@ -307,6 +310,9 @@ def test_judge_info_counts_rated_missing_and_requests():
         "missing": 1,
         "requests_sent": 5,
         "from_journal": 1,
+        "seconds": 1.5,
+        "tokens_in": 120,
+        "tokens_out": 30,
     }
 
 
