@@ -107,7 +107,7 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
         return retriever.search(questions, run.retriever.k)
 
     control_base = None
-    if controls:  # the untrained model's control score, closed-book, before training changes it
+    if controls and rank == 0:  # the untrained model's control score, before training
         key = control.base_key(controls, model=run.model, quant=run.quant, prompt=run.prompt,
                                generation=run.generation, seed=run.seed)  # fmt: skip
         control_base = control.base_score(
