@@ -45,6 +45,7 @@ AXES: dict[str, str | None] = {
     "quant": None,
     "retriever": RETRIEVAL,
     "k": RETRIEVAL,
+    "prompt": None,
     "n_train_phrasings": TRAINING,
     "seed": None,
 }

@@ -21,6 +21,7 @@ CONFIG_KEYS = {
     "quant": "quant.name",
     "retriever": "retriever.name",
     "k": "retriever.k",
+    "prompt": "prompt.name",
     "n_train_phrasings": "data.n_train_phrasings",
     "seed": "seed",
 }
@@ -29,6 +30,7 @@ _AXIS_TEXT: dict[str, Callable[[Any], str]] = {
     "lora": lambda v: "full-ft" if v == "full" else f"r={v}",
     "quant": lambda v: "no-quant" if v == "none" else str(v),
     "k": lambda v: f"k={v}",
+    "prompt": lambda v: f"prompt={v}",
     "n_train_phrasings": lambda v: f"phr={v}",
     "seed": lambda v: f"seed={v}",
 }

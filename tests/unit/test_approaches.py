@@ -26,6 +26,7 @@ APPLIES = {
     "eval_split": EVERYONE,
     "quant": EVERYONE,
     "seed": EVERYONE,
+    "prompt": EVERYONE,
     "lora": TRAINERS,
     "n_train_phrasings": TRAINERS,
     "trainer": TRAINERS,

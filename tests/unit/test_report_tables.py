@@ -14,7 +14,7 @@ __all__ = ["sweep"]  # the fixture
 
 COLUMNS = [
     "job", "cell", "approach", "model", "data", "eval_split", "lora_r", "quant", "retriever",
-    "k", "n_train_phrasings", "seed", "n_eval", "exact_match", "f1", "contains",
+    "k", "prompt", "n_train_phrasings", "seed", "n_eval", "exact_match", "f1", "contains",
     "train_seconds", "seconds_per_question", "total_seconds", "peak_memory_mb", "adapter_mb",
     "trainable_parameters", "reused", "status", "error",
 ]  # fmt: skip
@@ -57,7 +57,7 @@ def test_scores_in_the_one_metric_order(tmp_path: Path):
     edit_results(d, scores={"judge": 0.5, "mrr": 1.0, "contains": 0.5, "exact_match": 0.1})
     cells = load_cells(s)
     assert score_names(cells) == ["exact_match", "contains", "mrr", "judge"]
-    assert list(table(cells).columns[13:17]) == ["exact_match", "contains", "mrr", "judge"]
+    assert list(table(cells).columns[14:18]) == ["exact_match", "contains", "mrr", "judge"]
 
 
 def test_short_error_is_one_line():
