@@ -15,6 +15,12 @@ from ragft.config import EndpointConfig, ModelConfig, QuantConfig
 from ragft.llm import Backend
 
 KINDS = ("hf", "openai")
+# what a local model's user can shorten when a prompt is over its input limit, by caller
+TOO_LONG = {
+    "datagen.endpoint": "lower datagen.chunk_words",
+    "metrics.judge.endpoint": "give a judge that takes longer inputs (metrics.judge.path) "
+    "or ask for shorter answers (generation.max_new_tokens)",
+}
 
 
 def make_backend(
@@ -51,7 +57,8 @@ def make_backend(
 
             loaded = modeling.load(model, quant, cache, seed=seed)
             modeling.prepare_tokenizer(loaded.tokenizer)
-            return HFBackend(loaded.model, loaded.tokenizer, batch_size, max_input_tokens)
+            return HFBackend(loaded.model, loaded.tokenizer, batch_size, max_input_tokens,
+                             TOO_LONG.get(where, "shorten the prompts"))  # fmt: skip
 
         return local
     raise ValueError(f"no LLM backend {kind!r}; choose one of: {', '.join(KINDS)}")

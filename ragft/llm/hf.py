@@ -18,8 +18,16 @@ from ragft.llm import LLMError, Reply, Request, parse_reply
 
 
 class HFBackend:
-    def __init__(self, model, tokenizer, batch_size: int = 8, max_input_tokens: int = 2048):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        batch_size: int = 8,
+        max_input_tokens: int = 2048,
+        too_long_hint: str = "lower datagen.chunk_words",  # what the user can shorten
+    ):
         self.model, self.tokenizer = model, tokenizer
+        self.too_long_hint = too_long_hint
         self.batch_size = batch_size
         self.max_input_tokens = max_input_tokens
         self._compiler = None
@@ -41,7 +49,7 @@ class HFBackend:
         if longest > self.max_input_tokens:
             raise LLMError(
                 f"a generation prompt of {longest} tokens is longer than the model's input "
-                f"limit of {self.max_input_tokens}; lower datagen.chunk_words"
+                f"limit of {self.max_input_tokens}; {self.too_long_hint}"
             )
 
     def _constrain(self, schema: dict) -> Callable[[list[int]], list]:

@@ -136,8 +136,15 @@ def test_constrained_decoding_makes_every_reply_of_the_random_model_parse(tmp_pa
     assert parse_reply(raw[0].text, asked[1].schema).data is None
     # a prompt over the input limit is refused, not cut (its start is the document's text)
     from ragft.llm import LLMError
+    from ragft.llm.factory import TOO_LONG
 
     short = HFBackend(loaded.model, loaded.tokenizer, batch_size=4, max_input_tokens=16)
     with pytest.raises(LLMError, match=r"tokens is longer than the model's input limit of 16; "
                        r"lower datagen.chunk_words"):  # fmt: skip
         short.complete([asked[0]])
+    # the judge's user is told what to change for a judge, not for the data generator
+    judge_hint = TOO_LONG["metrics.judge.endpoint"]
+    as_judge = HFBackend(loaded.model, loaded.tokenizer, 4, 16, too_long_hint=judge_hint)
+    with pytest.raises(LLMError, match=r"input limit of 16; give a judge that takes longer "
+                       r"inputs \(metrics.judge.path\)"):  # fmt: skip
+        as_judge.complete([asked[0]])
