@@ -129,17 +129,9 @@ def _judged(predictions, judge, judge_cfg, per_example, rows, scores, info) -> N
 
 def embedder_for(cfg: EmbedderConfig) -> Embed:
     """The sentence-transformers embedder `cfg` names, loaded on first use (once a process)."""
+    from ragft.retrieval.dense import text_embedder  # torch: only when semantic is scored
 
-    def embed(texts: list[str]) -> np.ndarray:
-        from ragft.retrieval.dense import load_embedder, resolve_device, resolve_embedder_path
-
-        model = load_embedder(resolve_embedder_path(cfg.package, cfg.path),
-                              resolve_device(cfg.device))  # fmt: skip
-        vectors = model.encode(texts, batch_size=cfg.batch_size, normalize_embeddings=True,
-                               show_progress_bar=False)  # fmt: skip
-        return np.asarray(vectors, dtype=np.float32)
-
-    return embed
+    return text_embedder(cfg)
 
 
 def judge_for(run: RunConfig, cache: Cache, progress: bool = True):

@@ -169,17 +169,9 @@ def run(corpus, cfg: DatagenConfig, backend, journal: Journal, seed: int, progre
 
 def _embedder(cfg: DatagenConfig) -> Callable[[list[str]], np.ndarray]:
     """The near-duplicate and leak-check embedder, loaded on first use."""
+    from ragft.retrieval.dense import text_embedder
 
-    def embed(texts: list[str]) -> np.ndarray:
-        from ragft.retrieval.dense import load_embedder, resolve_device, resolve_embedder_path
-
-        e = cfg.embedder
-        model = load_embedder(resolve_embedder_path(e.package, e.path), resolve_device(e.device))
-        vectors = model.encode(texts, batch_size=e.batch_size, normalize_embeddings=True,
-                               show_progress_bar=False)  # fmt: skip
-        return np.asarray(vectors, dtype=np.float32)
-
-    return embed
+    return text_embedder(cfg.embedder)
 
 
 __all__ = ["Record", "build", "identity", "load", "run"]

@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -110,6 +111,20 @@ def load_embedder(path: str, device: str) -> Any:
         return SentenceTransformer(path, device=device, local_files_only=Path(path).is_dir())
     except Exception as e:  # any load failure is reported the same way
         raise ModelError(f"cannot load the embedder {path!r} on {device}: {e}") from e
+
+
+def text_embedder(cfg) -> Callable[[list[str]], np.ndarray]:
+    """texts -> L2-normalised float32 rows, with the embedder an `EmbedderConfig` names,
+    loaded on first use (once a process, `load_embedder`)."""
+
+    def embed(texts: list[str]) -> np.ndarray:
+        model = load_embedder(resolve_embedder_path(cfg.package, cfg.path),
+                              resolve_device(cfg.device))  # fmt: skip
+        vectors = model.encode(texts, batch_size=cfg.batch_size, normalize_embeddings=True,
+                               show_progress_bar=False)  # fmt: skip
+        return np.asarray(vectors, dtype=np.float32)
+
+    return embed
 
 
 def _faiss_message(e: Exception) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from collections.abc import Callable, Iterable
 
 from ragft.approaches import Approach, uses
@@ -63,3 +64,22 @@ def uses_kind(approach: Approach | None, kind: str) -> bool:
 
 def bitsandbytes_installed() -> bool:
     return importlib.util.find_spec("bitsandbytes") is not None
+
+
+def endpoint_problems(prefix: str, e) -> Problems:
+    """The rules on an OpenAI-compatible endpoint's settings (`EndpointConfig`) under `prefix`
+    (e.g. "datagen.endpoint", "metrics.judge.endpoint")."""
+    p: Problems = []
+    if not e.base_url.startswith(("http://", "https://")):
+        p.append(f"{prefix}.base_url={e.base_url!r} must start with http:// or https://")
+    if not e.model:
+        p.append(f"{prefix}.model is required: the name the server serves the model under")
+    p += check(1 <= e.concurrency <= 64, f"{prefix}.concurrency", e.concurrency, "1-64")
+    p += check(0 <= e.max_retries <= 10, f"{prefix}.max_retries", e.max_retries, "0-10")
+    p += positive(f"{prefix}.timeout", e.timeout)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", e.api_key_env or ""):
+        p.append(
+            f"{prefix}.api_key_env={e.api_key_env!r} must be the *name* of an environment "
+            "variable (e.g. OPENAI_API_KEY), not the key"
+        )
+    return p

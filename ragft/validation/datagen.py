@@ -3,11 +3,16 @@ endpoint."""
 
 from __future__ import annotations
 
-import re
-
 from ragft.approaches import Approach
 from ragft.config import DATAGEN_BACKENDS, DATAGEN_SPLITS, RunConfig
-from ragft.validation.checks import Problems, check, one_of, package_problems, positive
+from ragft.validation.checks import (
+    Problems,
+    check,
+    endpoint_problems,
+    one_of,
+    package_problems,
+    positive,
+)
 
 
 def datagen_rule(run: RunConfig, approach: Approach | None) -> Problems:
@@ -47,23 +52,5 @@ def datagen_rule(run: RunConfig, approach: Approach | None) -> Problems:
     if g.embedder.package and not g.embedder.path:
         p += package_problems("datagen.embedder.package", g.embedder.package)
     if g.backend == "openai":
-        p += endpoint_problems(run)
-    return p
-
-
-def endpoint_problems(run: RunConfig) -> Problems:
-    e = run.datagen.endpoint
-    p: Problems = []
-    if not e.base_url.startswith(("http://", "https://")):
-        p.append(f"datagen.endpoint.base_url={e.base_url!r} must start with http:// or https://")
-    if not e.model:
-        p.append("datagen.endpoint.model is required: the name the server serves the model under")
-    p += check(1 <= e.concurrency <= 64, "datagen.endpoint.concurrency", e.concurrency, "1-64")
-    p += check(0 <= e.max_retries <= 10, "datagen.endpoint.max_retries", e.max_retries, "0-10")
-    p += positive("datagen.endpoint.timeout", e.timeout)
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", e.api_key_env or ""):
-        p.append(
-            f"datagen.endpoint.api_key_env={e.api_key_env!r} must be the *name* of an "
-            "environment variable (e.g. OPENAI_API_KEY), not the key"
-        )
+        p += endpoint_problems("datagen.endpoint", run.datagen.endpoint)
     return p

@@ -3,13 +3,12 @@ judge model's folder (hf) or the endpoint's settings (openai)."""
 
 from __future__ import annotations
 
-import re
 import string
 from pathlib import Path
 
 from ragft.approaches import Approach
-from ragft.config import JUDGE_BACKENDS, EndpointConfig, JudgeConfig, RunConfig
-from ragft.validation.checks import Problems, check, one_of, positive
+from ragft.config import JUDGE_BACKENDS, JudgeConfig, RunConfig
+from ragft.validation.checks import Problems, check, endpoint_problems, one_of, positive
 
 KEY = "metrics.judge"
 PLACEHOLDERS = ("question", "reference", "answer")  # {scale} may appear too; nothing else
@@ -30,6 +29,7 @@ def judge_rule(run: RunConfig, approach: Approach | None) -> Problems:
         p += path_problems(j.path)
     if j.backend == "openai":
         p += endpoint_problems(f"{KEY}.endpoint", j.endpoint)
+        p += positive(f"{KEY}.endpoint.max_tokens", j.endpoint.max_tokens)
     return p
 
 
@@ -62,21 +62,3 @@ def path_problems(path: str) -> Problems:
     if not (folder / "config.json").is_file():
         return [f"{KEY}.path={path!r} holds no config.json; give a Hugging Face model folder"]
     return []
-
-
-def endpoint_problems(prefix: str, e: EndpointConfig) -> Problems:
-    p: Problems = []
-    if not e.base_url.startswith(("http://", "https://")):
-        p.append(f"{prefix}.base_url={e.base_url!r} must start with http:// or https://")
-    if not e.model:
-        p.append(f"{prefix}.model is required: the name the server serves the model under")
-    p += check(1 <= e.concurrency <= 64, f"{prefix}.concurrency", e.concurrency, "1-64")
-    p += check(0 <= e.max_retries <= 10, f"{prefix}.max_retries", e.max_retries, "0-10")
-    p += positive(f"{prefix}.timeout", e.timeout)
-    p += positive(f"{prefix}.max_tokens", e.max_tokens)
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", e.api_key_env or ""):
-        p.append(
-            f"{prefix}.api_key_env={e.api_key_env!r} must be the *name* of an environment "
-            "variable (e.g. OPENAI_API_KEY), not the key"
-        )
-    return p
