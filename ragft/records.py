@@ -154,6 +154,9 @@ class GenerationStats:
     generate_tokens_per_s: float | None = None
     seconds_per_question: float | None = None
     generate_batch_size: int | None = None
+    # prompt tokens per question (instructions, retrieved passages and question), the context
+    # an answer costs; the report's `prompt_tokens_per_question`
+    prompt_tokens_per_question: float | None = None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ COST_KEYS = {
     "generate_tokens_per_s",
     "seconds_per_question",
     "generate_batch_size",
+    "prompt_tokens_per_question",
 }
 # different lengths, deliberately not in length order
 PROMPTS = [
@@ -107,6 +108,8 @@ def test_cost_figures(tiny):
     assert cost.generate_batch_size == 16  # batch_size=0 on the CPU
     assert cost.generated_tokens == sum(o.new_tokens for o in out)
     assert all(0 <= o.new_tokens <= 3 for o in out)
+    lengths = [len(tok(p, add_special_tokens=False)["input_ids"]) for p in PROMPTS]
+    assert cost.prompt_tokens_per_question == round(sum(lengths) / len(lengths), 1)
     assert cost.generate_seconds > 0
     assert cost.seconds_per_question == pytest.approx(
         cost.generate_seconds / len(PROMPTS), abs=1e-3
