@@ -72,9 +72,18 @@ def uses(approach: Approach, kind: str | None) -> bool:
 
 
 def applies(axis: str, approach: Approach | None) -> bool:
-    """Whether report axis (or config slice) `axis` changes `approach`'s result.
+    """Whether report axis, config slice or dotted config key `axis` changes `approach`'s
+    result ("trainer.learning_rate" is a training key, "approach.raft_gold_share" RAFT's).
 
     An unknown approach (None: a cell folder that names none) counts as using everything.
     """
-    kind = AXES[axis] if axis in AXES else SLICE_KINDS.get(axis)
-    return approach is None or uses(approach, kind)
+    return approach is None or uses(approach, kind_of(axis))
+
+
+def kind_of(axis: str) -> str | None:
+    """What an axis, slice or dotted key depends on (TRAINING, RETRIEVAL, RAFT or None)."""
+    if axis in AXES:
+        return AXES[axis]
+    if axis.startswith("approach.raft_"):
+        return RAFT
+    return SLICE_KINDS.get(axis.split(".")[0])

@@ -72,17 +72,15 @@ def generate(
     bar.close()
     seconds = time.perf_counter() - t0
     done = [r for r in results if r is not None]
-    stats = GenerationStats(
+    return done, GenerationStats(
         generate_seconds=round(seconds, 3),
         generated_tokens=total_new,
         generate_tokens_per_s=round(total_new / seconds, 2) if seconds > 0 else 0.0,
         seconds_per_question=round(seconds / max(len(prompts), 1), 4),
         generate_batch_size=first_batch_size,
-        prompt_tokens_per_question=(
-            round(sum(g.prompt_tokens for g in done) / len(done), 1) if done else None
-        ),
-    )
-    return done, stats
+        prompt_tokens_per_question=round(sum(g.prompt_tokens for g in done) / len(done), 1)
+        if done else None,
+    )  # fmt: skip
 
 
 def _generate_batch(

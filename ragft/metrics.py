@@ -264,3 +264,28 @@ def bootstrap_ci(
     means = samples.mean(axis=1)
     low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
+
+
+def nested_bootstrap_ci(
+    groups: Sequence[Sequence[float]],
+    n_resamples: int = 2000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile CI of the mean over groups (seeds) of each group's mean, resampling both:
+    each resample draws the groups with replacement, and within each its values.
+
+    One group: `bootstrap_ci` of its values (the plain bootstrap).
+    """
+    arrays = [np.asarray(g, dtype=float) for g in groups]
+    if not arrays or any(a.size == 0 for a in arrays):
+        raise ValueError("nested_bootstrap_ci needs non-empty groups")
+    if len(arrays) == 1:
+        return bootstrap_ci(arrays[0], n_resamples=n_resamples, alpha=alpha, seed=seed)
+    rng = np.random.default_rng(seed)
+    # each group's mean under each resample of its values: (groups, resamples)
+    means = np.stack([a[rng.integers(0, a.size, (n_resamples, a.size))].mean(1) for a in arrays])
+    drawn = rng.integers(0, len(arrays), (n_resamples, len(arrays)))  # groups, with replacement
+    stats = means[drawn, np.arange(n_resamples)[:, None]].mean(axis=1)
+    low, high = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)

@@ -107,6 +107,8 @@ class SweepCallback(Callback):
             print(f"report: error: {e}", flush=True)
             raise SystemExit(1) from e
         print(f"\n{rep.markdown_table}\n", flush=True)
+        if rep.decision:
+            print(f"decision: {rep.decision.replace('**', '')}\n", flush=True)
         print(f"report: {rep.markdown_path}\ntable:  {rep.csv_path}", flush=True)
         for plot in rep.plots:
             print(f"plot:   {plot}", flush=True)

@@ -249,7 +249,8 @@ def sweep_group(sweep_dir: str | Path) -> str:
 
 
 def log_sweep_summary(sweep_dir: Path, report: Any, logger: LoggerConfig) -> None:
-    """One extra W&B run per sweep (job_type "summary"): the comparison table and plots."""
+    """One extra W&B run per sweep (job_type "summary"): the decision, the table, the
+    comparisons and the plots."""
     import pandas as pd
     import wandb
 
@@ -266,14 +267,15 @@ def log_sweep_summary(sweep_dir: Path, report: Any, logger: LoggerConfig) -> Non
     )
     try:
         run.log({"comparison": wandb.Table(dataframe=pd.read_csv(report.csv_path))})
+        run.log({"pairwise": wandb.Table(dataframe=pd.read_csv(report.comparisons_csv_path))})
         run.log({p.stem: wandb.Image(str(p)) for p in report.plots})
-        run.summary.update(
-            {
-                "cells_ok": report.n_ok,
-                "cells_failed": report.n_failed,
-                "cells_missing": report.n_missing,
-            }
-        )
+        made = report.verdict  # the decision: its text as HTML, its figures in the summary
+        if made is not None:
+            run.log({"decision": wandb.Html(f"<p>{made.html()}</p>")})
+        run.summary.update({"cells_ok": report.n_ok, "cells_failed": report.n_failed,
+                            "cells_missing": report.n_missing, "metric": report.metric,
+                            "decision": report.decision,
+                            **(made.summary() if made is not None else {})})  # fmt: skip
     finally:
         run.finish()
 

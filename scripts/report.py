@@ -49,11 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     print(f"{sweep_dir}\n\n{rep.markdown_table}\n")
+    if rep.decision:
+        print(f"decision: {rep.decision.replace('**', '')}\n")
     print(
         f"cells: {rep.n_ok} ok, {rep.n_failed} failed, {rep.n_missing} missing; "
         f"metric: {rep.metric}"
     )
-    print(f"report: {rep.markdown_path}\ntable:  {rep.csv_path}")
+    print(f"report: {rep.markdown_path}\ntable:  {rep.csv_path}\ncells:  {rep.cells_csv_path}")
     for plot in rep.plots:
         print(f"plot:   {plot}")
     return 0

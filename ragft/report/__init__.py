@@ -1,21 +1,26 @@
-"""A sweep, read back: one table and a few plots from the files its cells wrote.
+"""A sweep, read back: a decision, tables and plots from the files its cells wrote.
 
     rep = build_report(Path("multirun/2026-11-22/14-50-00"))
-    print(rep.markdown_table)  # also in <sweep>/report/report.md, report.csv and PNGs
+    print(rep.decision)        # the verdict, also at the top of <sweep>/report/report.md
+    print(rep.markdown_table)  # also in report.csv; cells.csv, comparisons.csv and PNGs beside
 
 Plain paths in, no config: every figure comes from each cell folder's `results.json` (read
 through `CellResult`) and `predictions.jsonl`. The parts, in the order a report is built:
 
     cells      cell folders -> typed `Cell`s (missing, failed and unreadable ones included)
-    axes       a cell's axis values (approaches.AXES, `applies`) and its short label
-    tables     the pandas table: a row per cell (report.csv)
-    stats      the reference cell, paired bootstrap differences, known vs unknown, and the
-               agreement statistics (Spearman's rho, Cohen's kappa)
+    axes       the sweep's axes, found from what varies; a cell's values and its short label
+    rows       the cells that differ only in seed, pooled into one `Row`
+    compare    paired differences between rows (nested bootstrap CI, exact McNemar or
+               permutation test), Holm's correction over all of them
+    decision   the best row, its margin over the runner-up, costs, trade-offs; the Pareto front
+    tables     the pandas tables: a line per row (report.csv) and per cell (cells.csv)
+    stats      known vs unknown, and the agreement statistics (Spearman's rho, Cohen's kappa)
     evaluation abstention, judge, control and human-rating figures per cell (pure reads)
     figures    plots' shared canvas (Agg, never pyplot), colours and atomic PNG save
-    plots      the four PNGs, and eval_plots' accuracy vs hallucination rate
+    plots      scores, score vs each numeric axis, the Pareto plot; compare_plots the
+               difference matrix; eval_plots accuracy vs hallucination rate
     markdown   report.md (tables through DataFrame.to_markdown)
-    sections   report.md's evaluation sections and report.csv's columns for them
+    sections   report.md's evaluation sections and the CSV columns for them
     human      the blinded rating sheet out, its ratings in (scripts/human_eval.py)
 """
 
@@ -25,36 +30,24 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ragft.errors import RagftError
 from ragft.files import atomic_write_text
 from ragft.report.axes import NA
 from ragft.report.cells import Cell, load_cells, newest_sweep
+from ragft.report.compare import Comparison, comparisons, holm, mcnemar_exact, permutation_p
+from ragft.report.compare_plots import plot_differences
+from ragft.report.decision import Decision, decision, pareto_front
 from ragft.report.eval_plots import plot_accuracy_vs_hallucination
-from ragft.report.figures import PLOT_FILES
+from ragft.report.figures import AXIS_PLOT_PREFIX, PLOT_FILES
 from ragft.report.human import export_sheet, import_sheet, read_ratings
 from ragft.report.markdown import constant_line, markdown_table, report_markdown
-from ragft.report.plots import (
-    PLOTS,
-    plot_paired_differences,
-    plot_scores,
-    plot_vs_cost,
-    plot_vs_lora_rank,
-)
+from ragft.report.plots import axis_plots, plot_pareto, plot_scores, plot_vs_axis
+from ragft.report.rows import Row, pool, seeds_vary, with_score
 from ragft.report.sections import SECTION_ONLY, evaluation_sections, extra_columns
-from ragft.report.stats import (
-    KnownSplit,
-    PairedDifference,
-    kappa,
-    known_unknown,
-    known_unknown_split,
-    paired_difference,
-    paired_differences,
-    reference_cell,
-    spearman,
-)
-from ragft.report.tables import COST_COLUMNS, score_names, table
+from ragft.report.stats import KnownSplit, kappa, known_unknown, known_unknown_split, spearman
+from ragft.report.tables import COST_COLUMNS, cells_table, score_names, table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,27 +58,35 @@ __all__ = [
     "NA",
     "PLOT_FILES",
     "Cell",
+    "Comparison",
+    "Decision",
     "KnownSplit",
-    "PairedDifference",
     "Report",
+    "Row",
+    "axis_plots",
     "build_report",
+    "cells_table",
+    "comparisons",
+    "decision",
     "export_sheet",
+    "holm",
     "import_sheet",
     "kappa",
     "known_unknown",
     "known_unknown_split",
     "load_cells",
     "markdown_table",
+    "mcnemar_exact",
     "newest_sweep",
-    "paired_difference",
-    "paired_differences",
+    "pareto_front",
+    "permutation_p",
     "plot_accuracy_vs_hallucination",
-    "plot_paired_differences",
+    "plot_differences",
+    "plot_pareto",
     "plot_scores",
-    "plot_vs_cost",
-    "plot_vs_lora_rank",
+    "plot_vs_axis",
+    "pool",
     "read_ratings",
-    "reference_cell",
     "score_names",
     "spearman",
     "sweep_metric",
@@ -93,6 +94,7 @@ __all__ = [
 ]
 
 DEFAULT_METRIC = "contains"
+OLD_PLOT_FILES = ("paired_differences.png",)  # what earlier reports wrote, removed on rebuild
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,18 @@ class Report:
 
     markdown: str  # the whole report.md
     markdown_table: str  # the table (and a line naming what every cell shares), for a terminal
-    csv_path: Path
+    decision: str  # the decision's sentences ("" when no row has a score)
+    csv_path: Path  # report.csv: a line per row
+    cells_csv_path: Path  # cells.csv: a line per cell (each seed)
+    comparisons_csv_path: Path
     markdown_path: Path
     plots: list[Path]
     n_ok: int
     n_failed: int
     n_missing: int
     metric: str
+    comparisons: tuple[Comparison, ...] = ()
+    verdict: Decision | None = None
 
 
 def sweep_metric(cells: Sequence[Cell], metric: str | None = None) -> str:
@@ -128,50 +135,139 @@ def sweep_metric(cells: Sequence[Cell], metric: str | None = None) -> str:
 
 
 def build_report(sweep_dir: Path, out_dir: Path | None = None, metric: str | None = None) -> Report:
-    """Table, plots and report.md / report.csv for a sweep folder (in <sweep>/report/)."""
+    """The decision, tables, plots and report.md for a sweep folder (in <sweep>/report/)."""
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir / "report"
     cells = load_cells(sweep_dir)
     metric = sweep_metric(cells, metric)
     out_dir.mkdir(parents=True, exist_ok=True)
+    rows = pool(cells)
+    ranked = sorted(with_score(rows, metric), key=lambda r: -(r.score(metric) or 0.0))
+    found = comparisons(rows, metric, also=[tuple(ranked[:2])] if len(ranked) > 1 else [])
+    made = decision(rows, found, metric)
 
     ratings = read_ratings(sweep_dir)
-    df = table(cells)
-    buf = io.StringIO()
-    _with_columns(df, extra_columns(cells, metric, ratings)).to_csv(buf, index=False)
-    csv_path = out_dir / "report.csv"
-    atomic_write_text(csv_path, buf.getvalue())
+    extra = extra_columns(cells, metric, ratings)
+    df = table(rows)
+    csv_path = _write_csv(out_dir / "report.csv", _with_columns(df, _pooled(extra, cells, rows)))
+    cells_csv = _write_csv(out_dir / "cells.csv", _with_columns(cells_table(cells, rows), extra))
+    pairs_csv = _write_csv(out_dir / "comparisons.csv", comparisons_frame(found))
 
-    plots: list[Path] = []
-    for key, plot in PLOTS.items():
-        target = out_dir / PLOT_FILES[key]
-        path = plot(cells, metric, target)
-        if path is None:
-            target.unlink(missing_ok=True)  # a stale plot from an earlier, different report
-        else:
-            plots.append(path)
-
+    plots = _plots(cells, rows, found, metric, out_dir)
     # the Results table leaves out the scores that only their own section shows
-    md_table, constant = markdown_table(df.drop(columns=[*SECTION_ONLY], errors="ignore"))
+    shown = df.drop(columns=[c for c in df.columns if c.removesuffix("_sd") in SECTION_ONLY])
+    md_table, constant = markdown_table(shown, df.attrs["axes"])
     if constant:  # said once, above the table
         md_table = f"{constant_line(constant)}\n\n{md_table}"
-    paired = paired_differences(cells, metric)
     has_plot = any(p.name == PLOT_FILES["abstention"] for p in plots)
     sections = evaluation_sections(cells, metric, ratings, has_plot)
-    text = report_markdown(sweep_dir, cells, metric, md_table, paired, plots, out_dir, sections)
+    text = report_markdown(sweep_dir, cells, metric, md_table, made, found, plots, out_dir,
+                           sections, pooled=seeds_vary(rows))  # fmt: skip
     md_path = out_dir / "report.md"
     atomic_write_text(md_path, text)
     return Report(
         markdown=text,
         markdown_table=md_table,
+        decision=made.text if made else "",
         csv_path=csv_path,
+        cells_csv_path=cells_csv,
+        comparisons_csv_path=pairs_csv,
         markdown_path=md_path,
         plots=plots,
         n_ok=sum(c.status == "ok" for c in cells),
         n_failed=sum(c.status == "failed" for c in cells),
         n_missing=sum(c.status == "missing" for c in cells),
         metric=metric,
+        comparisons=tuple(found),
+        verdict=made,
     )
+
+
+def _plots(
+    cells: Sequence[Cell], rows: Sequence[Row], found: Sequence[Comparison], metric: str,
+    out_dir: Path,
+) -> list[Path]:  # fmt: skip
+    """Every plot the sweep has what it needs for, in report order; stale ones removed."""
+    made = [
+        plot_scores(rows, metric, out_dir / PLOT_FILES["scores"]),
+        *axis_plots(rows, metric, out_dir),
+        plot_pareto(rows, metric, out_dir / PLOT_FILES["pareto"]),
+        plot_differences(found, rows, metric, out_dir / PLOT_FILES["differences"]),
+        plot_accuracy_vs_hallucination(cells, metric, out_dir / PLOT_FILES["abstention"]),
+    ]
+    plots = [p for p in made if p is not None]
+    for old in out_dir.glob("*.png"):  # a plot of an earlier, different report
+        known = old.name in (*PLOT_FILES.values(), *OLD_PLOT_FILES)
+        known = known or old.name.startswith(AXIS_PLOT_PREFIX)
+        if known and old not in plots:
+            old.unlink(missing_ok=True)
+    return plots
+
+
+def comparisons_frame(found: Sequence[Comparison]) -> pd.DataFrame:
+    """comparisons.csv: every comparison, differences in percentage points."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "better": c.a.label,
+                "than": c.b.label,
+                "axis": c.axis or "",
+                "pairs": c.n,
+                "difference": round(100 * c.mean, 2),
+                "ci_low": round(100 * c.low, 2),
+                "ci_high": round(100 * c.high, 2),
+                "test": c.test,
+                "p": c.p,
+                "p_holm": c.p_holm,
+                "significant": c.significant,
+                "better_only": c.a_only,
+                "than_only": c.b_only,
+            }
+            for c in found
+        ],  # fmt: skip
+        columns=[
+            "better",
+            "than",
+            "axis",
+            "pairs",
+            "difference",
+            "ci_low",
+            "ci_high",
+            "test",
+            "p",
+            "p_holm",
+            "significant",
+            "better_only",
+            "than_only",
+        ],  # fmt: skip
+    )
+
+
+def _write_csv(path: Path, df: pd.DataFrame) -> Path:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    atomic_write_text(path, buf.getvalue())
+    return path
+
+
+def _pooled(extra: dict[str, list], cells: Sequence[Cell], rows: Sequence[Row]) -> dict:
+    """The per-cell extra columns as one value per row: the mean over the row's seeds."""
+    at = {id(c): i for i, c in enumerate(cells)}
+    out: dict[str, list] = {}
+    for name, values in extra.items():
+        column: list[Any] = []
+        for r in rows:
+            mine = [values[at[id(c)]] for c in r.ok_cells if values[at[id(c)]] is not None]
+            if not mine:
+                column.append(None)
+            elif all(isinstance(v, int) for v in mine) and len(set(mine)) == 1:
+                column.append(mine[0])
+            else:
+                column.append(round(sum(mine) / len(mine), 3))
+        out[name] = column
+    return out
 
 
 def _with_columns(df: pd.DataFrame, extra: dict[str, list]) -> pd.DataFrame:

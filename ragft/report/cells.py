@@ -17,7 +17,7 @@ from typing import Any
 from ragft.errors import RagftError
 from ragft.metrics import bootstrap_ci
 from ragft.records import CellResult, Cost
-from ragft.report.axes import axis_values, get, label, varying_axes
+from ragft.report.axes import axis_values, get, label, sweep_axes, varying_axes
 
 MISSING = "no results.json: the cell crashed, was interrupted or is still running"
 # Config groups: in a folder name, `approach=raft` picks `approach.name`.
@@ -37,11 +37,14 @@ class Cell:
     status: str  # "ok" | "failed" | "missing"
     approach: str  # "?" when no file names it
     label: str  # short, from the axes that vary across the sweep: "hybrid r=8"
-    axes: dict[str, Any]  # AXES -> value; NA where the axis does not apply, None if unknown
+    # the sweep's axes (`axes.sweep_axes`) -> value; NA where the axis does not apply, None
+    # if unknown
+    axes: dict[str, Any]
     result: CellResult | None = None  # None: missing or unreadable
     error: str = ""
     # results.json's "evaluation" (judge, abstention, control); {} in older files
     evaluation: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict, repr=False)  # resolved, or what is known
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -125,6 +128,9 @@ def load_cells(sweep_dir: Path) -> list[Cell]:
             "(e.g. 0_approach=base), written by `python run.py -m ...`"
         )
     raw = [_read_cell(d, job) for job, _, d in sorted(found)]
+    axes = sweep_axes([(r["config"], r["approach"]) for r in raw])
+    for r in raw:
+        r["axes"] = axis_values(r["config"], r["approach"], axes)
     varying = varying_axes([r["axes"] for r in raw])
     labels = [label(r["axes"], varying) or r["name"] or f"cell {r['job']}" for r in raw]
     cells = []
@@ -162,7 +168,7 @@ def _read_cell(d: Path, job: int) -> dict[str, Any]:
         "name": (result.name if result else "") or name,
         "status": status,
         "approach": approach,
-        "axes": axis_values(config, approach),
+        "config": dict(config),
         "result": result,
         "error": error,
         "evaluation": dict(evaluation) if isinstance(evaluation, Mapping) else {},

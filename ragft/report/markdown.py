@@ -1,4 +1,4 @@
-"""report.md: the sweep's table, paired differences, plots and failed cells, in Markdown.
+"""report.md: the decision, the sweep's table, the comparisons, plots and failed cells.
 
 Tables are written by `pandas.DataFrame.to_markdown` (tabulate's "pipe" format: columns
 padded to one width, numbers right-aligned); every cell is formatted here first, as text.
@@ -13,21 +13,25 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ragft.report.cells import Cell, with_metric
-from ragft.report.figures import PLOT_FILES
-from ragft.report.stats import PairedDifference
-from ragft.report.tables import AXIS_COLUMNS, NON_SCORE_COLUMNS
+from ragft.report.cells import Cell
+from ragft.report.compare import ALPHA, Comparison
+from ragft.report.decision import Decision
+from ragft.report.figures import AXIS_PLOT_PREFIX, PLOT_FILES
+from ragft.report.tables import SD, non_score_columns
 
 if TYPE_CHECKING:
     import pandas as pd
 
 CAPTIONS = {
-    "scores": "Score per cell; whiskers are 95% bootstrap CIs over questions.",
+    "scores": "Score per row; whiskers are 95% bootstrap CIs (over questions and seeds).",
     "lora_rank": "Score vs LoRA rank (log2 axis), one line per approach.",
-    "cost": "Score vs training time and vs answer latency.",
-    "paired": "Per-question paired difference against the reference cell, 95% CI.",
+    "pareto": "Score against each cost; ringed and joined: the rows no other row beats on "
+    "both (the Pareto front).",
+    "differences": "Row minus column on the primary metric, for the pairs compared; "
+    "* marks a Holm-corrected p < 0.05.",
     "abstention": "Accuracy vs hallucination rate per cell; dotted: equal CRAG score.",
 }
+MAX_COMPARISONS = 30  # report.md shows at most this many; comparisons.csv has them all
 
 
 def blank(v: Any) -> bool:
@@ -62,32 +66,36 @@ def pipe_table(text: pd.DataFrame, right: set[str]) -> str:
     )
 
 
-def markdown_table(df: pd.DataFrame) -> tuple[str, dict[str, Any]]:
+def markdown_table(df: pd.DataFrame, axes: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
     """A GitHub Markdown table of `df`, and the columns it leaves out for having one value.
 
-    Columns blank in every row are dropped; so are the axis columns with one value in every
-    row that has one (returned, to be said once above the table). Scores show one decimal.
+    Columns blank in every row are dropped; so are the `axes` columns (default: the table's
+    `attrs["axes"]`) with one value in every row that has one (returned, to be said once
+    above the table). Scores show one decimal, with "± sd" where `df` has `<score>_sd`.
     """
     import pandas as pd
 
+    axes = set(axes or df.attrs.get("axes", ())) | {"n_eval"}
+    fixed = non_score_columns(df) | axes
     constant: dict[str, Any] = {}
     keep = []
     for col in df.columns:
         values = [v for v in df[col] if not blank(v)]
-        if col == "job" or not values:
+        if col == "job" or col.endswith(SD) or not values:
             continue
-        if col in AXIS_COLUMNS and len(df) > 1 and len({repr(v) for v in values}) == 1:
+        if col in axes and len(df) > 1 and len({repr(v) for v in values}) == 1:
             constant[col] = values[0]
             continue
         keep.append(col)
-    text = pd.DataFrame(
-        {
-            col: [
-                md_cell(v) if col in NON_SCORE_COLUMNS or blank(v) else f"{v:.1f}" for v in df[col]
-            ]
-            for col in keep
-        }
-    )
+
+    def shown(col: str, i: int) -> str:
+        v = df[col].iloc[i]
+        if col in fixed or blank(v):
+            return md_cell(v)
+        sd = df[col + SD].iloc[i] if col + SD in df else None
+        return f"{v:.1f}" if sd is None or blank(sd) else f"{v:.1f} ± {sd:.1f}"
+
+    text = pd.DataFrame({col: [shown(col, i) for i in range(len(df))] for col in keep})
     numeric = {col for col in keep if pd.api.types.is_numeric_dtype(df[col])}
     return pipe_table(text, right=numeric), constant
 
@@ -97,21 +105,58 @@ def constant_line(constant: dict[str, Any]) -> str:
     return "Every cell: " + ", ".join(f"{k} `{md_cell(v)}`" for k, v in constant.items()) + "."
 
 
-def paired_table(diffs: Sequence[tuple[Cell, PairedDifference]]) -> str:
-    """One row per cell: questions, mean difference and CI in percentage points, verdict."""
+def comparisons_table(found: Sequence[Comparison], limit: int = MAX_COMPARISONS) -> str:
+    """One line per comparison: better row, other row, the axis, difference in points with
+    its CI, the test, raw and Holm-corrected p, and whether it is significant."""
     import pandas as pd
 
     rows = [
         {
-            "cell": md_cell(c.label),
-            "questions": str(d.n),
-            "difference": f"{100 * d.mean:+.1f}",
-            "95% CI": f"[{100 * d.low:+.1f}, {100 * d.high:+.1f}]",
-            "verdict": d.verdict,
+            "better": md_cell(c.a.label),
+            "than": md_cell(c.b.label),
+            "differs in": md_cell(c.axis or "several axes"),
+            "pairs": str(c.n),
+            "difference": f"{100 * c.mean:+.1f}",
+            "95% CI": f"[{100 * c.low:+.1f}, {100 * c.high:+.1f}]",
+            "test": c.test,
+            "p": f"{c.p:.3g}",
+            "Holm p": f"{c.p_holm:.3g}",
+            "significant": "**yes**" if c.significant else "no",
         }
-        for c, d in diffs
+        for c in found[:limit]
     ]
-    return pipe_table(pd.DataFrame(rows), right={"questions", "difference"})
+    return pipe_table(pd.DataFrame(rows), right={"pairs", "difference", "p", "Holm p"})
+
+
+def decision_lines(made: Decision | None, plots: Sequence[Path], out_dir: Path) -> list[str]:
+    """## Decision: the verdict, then the Pareto plot."""
+    lines = ["## Decision", ""]
+    if made is None:
+        return [*lines, "No row has a score: nothing to decide (see Failed cells).", ""]
+    lines += [made.text, ""]
+    pareto = [p for p in plots if p.name == PLOT_FILES["pareto"]]
+    return lines + _plot_lines(pareto, out_dir)
+
+
+def comparison_lines(found: Sequence[Comparison], metric: str, pooled: bool) -> list[str]:
+    """## Comparisons: every pair the report tested, most significant first."""
+    if not found:
+        return []
+    units = "(seed, question) pairs" if pooled else "questions"
+    more = f" The first {MAX_COMPARISONS} of {len(found)} are shown; comparisons.csv has all."
+    return [
+        "## Comparisons",
+        "",
+        f"Each pair of rows that differ in one axis, and the best row against the runner-up, "
+        f"on `{metric}` over the {units} both answered: the mean paired difference in points "
+        "with a bootstrap 95% CI, an exact McNemar test for a 0/1 metric (a paired "
+        f"permutation test otherwise), and Holm's correction over all {len(found)} "
+        f"comparisons (significant: Holm p < {ALPHA})."
+        + (more if len(found) > MAX_COMPARISONS else ""),
+        "",
+        comparisons_table(found),
+        "",
+    ]
 
 
 def report_markdown(
@@ -119,13 +164,15 @@ def report_markdown(
     cells: Sequence[Cell],
     metric: str,
     md_table: str,
-    paired: tuple[Cell | None, Sequence[tuple[Cell, PairedDifference]]],
+    made: Decision | None,
+    found: Sequence[Comparison],
     plots: Sequence[Path],
     out_dir: Path,
     sections: Sequence[str] = (),
+    pooled: bool = False,
 ) -> str:
     """The whole report.md; `md_table` is markdown_table's table (with its constant line),
-    `sections` the lines of the evaluation sections, put after the paired differences."""
+    `sections` the lines of the evaluation sections, put after the comparisons."""
     n_ok = sum(c.ok for c in cells)
     bad = [c for c in cells if not c.ok]
     n_failed = sum(c.status == "failed" for c in cells)
@@ -136,41 +183,42 @@ def report_markdown(
         f"Cells: {len(cells)} ({n_ok} ok, {n_failed} failed, {len(bad) - n_failed} missing). "
         f"Primary metric: `{metric}`.",
         "",
-    ]
-    ranked = sorted(with_metric(cells, metric), key=lambda c: -c.scores[metric])
-    if ranked:
-        best = ranked[0]
-        lines += [f"Best `{metric}`: **{best.label}** ({100 * best.scores[metric]:.1f}%).", ""]
-    lines += [
+        *decision_lines(made, plots, out_dir),
         "## Results",
         "",
-        "Scores in % of questions. `train_seconds` is the time spent training the cell's "
-        "adapter, also when it was reused from the cache (`reused`); `–` marks an axis that "
-        "does not apply to the approach.",
+        "Scores in % of questions"
+        + (
+            "; a row pools the cells that differ only in seed: mean ± standard deviation "
+            "across seeds (each seed's values are in cells.csv), and its CIs resample both "
+            "the seeds and, within each, the questions"
+            if pooled
+            else ""
+        )
+        + ". `train_seconds` is the time spent training the adapter, also when it was reused "
+        "from the cache (`reused`); `–` marks an axis that does not apply to the approach.",
         "",
         md_table,
         "",
+        *comparison_lines(found, metric, pooled),
+        *sections,
     ]
-    ref, diffs = paired
-    if ref is not None and diffs:
-        lines += [
-            f"## Paired differences vs {ref.label}",
-            "",
-            f"Mean per-question difference in `{metric}` (percentage points) on the questions "
-            "both cells answered, with a paired bootstrap 95% CI.",
-            "",
-            paired_table(diffs),
-            "",
-        ]
-    lines += sections
-    if plots:
-        lines += ["## Plots", ""]
-        for p in plots:
-            key = next((k for k, f in PLOT_FILES.items() if f == p.name), "")
-            rel = os.path.relpath(p, out_dir).replace(os.sep, "/")
-            lines += [f"![{p.stem}]({rel})", "", CAPTIONS.get(key, ""), ""]
+    rest = [p for p in plots if p.name != PLOT_FILES["pareto"]]
+    if rest:
+        lines += ["## Plots", "", *_plot_lines(rest, out_dir)]
     lines += ["## Failed cells", "", *_failed(bad)]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _plot_lines(plots: Sequence[Path], out_dir: Path) -> list[str]:
+    lines = []
+    for p in plots:
+        key = next((k for k, f in PLOT_FILES.items() if f == p.name), "")
+        caption = CAPTIONS.get(key, "")
+        if not key and p.name.startswith(AXIS_PLOT_PREFIX):
+            caption = "Score vs a numeric axis of the sweep, one line per other setting."
+        rel = os.path.relpath(p, out_dir).replace(os.sep, "/")
+        lines += [f"![{p.stem}]({rel})", "", caption, ""]
+    return lines
 
 
 def _failed(bad: Sequence[Cell]) -> list[str]:

@@ -1,57 +1,77 @@
-"""The report's four plots, each a PNG from the cells (or None when the sweep lacks what it needs).
+"""The report's plots of its rows (cells pooled over seeds), each a PNG or None when the sweep
+lacks what it needs:
 
-scores.png               the score of every ok cell, with bootstrap 95% CIs
-score_vs_lora_rank.png   the score against the LoRA rank, a line per approach
-score_vs_cost.png        the score against training time and against answer latency
-paired_differences.png   each cell minus the reference cell, question by question
+scores.png                 every scored row's score (and f1), whiskers its 95% CI
+score_vs_lora_rank.png     the score against the LoRA rank, a line per other setting; and
+score_vs_<axis>.png        the same against each other numeric axis that varies
+                           (score_vs_k.png, score_vs_trainer_learning_rate.png, ...)
+pareto.png                 the score against each recorded cost, with the Pareto front
 
-and, from `eval_plots`, accuracy_vs_hallucination.png (cells with abstention scores).
+`compare_plots` draws the difference matrix (differences.png), `eval_plots` accuracy against
+hallucination rate (accuracy_vs_hallucination.png, from the cells).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ragft.report.axes import NA, label, varying_axes
-from ragft.report.cells import Cell, with_metric
-from ragft.report.eval_plots import plot_accuracy_vs_hallucination
+from ragft.approaches import APPROACHES, RETRIEVAL, TRAINING, kind_of
+from ragft.report.axes import NA, is_numeric, label, varying_axes
+from ragft.report.decision import COSTS, pareto_front
 from ragft.report.figures import (
-    APPROACH_COLORS,
+    axis_png_path,
     color,
     error_bars,
+    is_number,
     new_figure,
+    nudge,
+    numeric_x_axis,
     percent,
     png_path,
     save,
+    x_scale,
 )
-from ragft.report.stats import paired_differences
+from ragft.report.rows import SEED, Row, seeds_vary, with_score
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+AXIS_TITLES = {
+    "lora": "LoRA rank r",
+    "k": "passages retrieved (k)",
+    "n_train_phrasings": "training phrasings per fact",
+}
+FULL = "full"  # the lora axis's value for full fine-tuning (no adapter): not on the x axis
+LINE_STYLES = ("-", "--", ":", "-.")
+_NA_WORDS = {TRAINING: "untrained", RETRIEVAL: "no retrieval"}
 
-def plot_scores(cells: Sequence[Cell], metric: str, out: Path) -> Path | None:
-    """Horizontal bars: `metric` (and f1) per ok cell, with bootstrap 95% CIs over questions."""
-    from matplotlib.patches import Patch
 
-    shown = with_metric(cells, metric)
+def plot_scores(rows: Sequence[Row], metric: str, out: Path) -> Path | None:
+    """Horizontal bars: `metric` (and f1) per scored row, whiskers its 95% CI.
+
+    When seeds vary a bar is the mean over seeds, its number "62.5 ± 3.1%" (the standard
+    deviation across seeds) and its whiskers the CI over questions and seeds.
+    """
+    shown = with_score(rows, metric)
     if not shown:
         return None
     metrics = [metric]
-    if metric != "f1" and all("f1" in c.scores for c in shown):
+    if metric != "f1" and all(r.score("f1") is not None for r in shown):
         metrics.append("f1")
+    pooled = seeds_vary(shown)
     n = len(shown)
     height = 0.8 / len(metrics)
     fig = new_figure(8.5, max(2.8, 0.32 * n * len(metrics) + 1.6))
     ax = fig.add_subplot()
     y = np.arange(n)
-    colors = [color(c.approach) for c in shown]
+    colors = [color(r.approach) for r in shown]
     for j, m in enumerate(metrics):  # the primary metric solid, f1 hatched below it
-        values = np.array([100 * c.scores[m] for c in shown])
+        values = np.array([100 * (r.score(m) or 0.0) for r in shown])
         pos = y - 0.4 + height * (j + 0.5)
         ax.barh(
             pos,
@@ -65,220 +85,211 @@ def plot_scores(cells: Sequence[Cell], metric: str, out: Path) -> Path | None:
         )
         err = error_bars(shown, m)
         ax.errorbar(values, pos, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
-        for p, v, hi in zip(pos, values, err[1], strict=True):
-            ax.text(v + hi + 1.2, p, f"{v:.1f}%", va="center", fontsize=8)
-    ax.set_yticks(y, [c.label for c in shown])
-    ax.invert_yaxis()  # job order, top to bottom
-    ax.set_xlim(0, 112)
+        for p, v, hi, r in zip(pos, values, err[1], shown, strict=True):
+            ax.text(v + hi + 1.2, p, bar_text(v, r.sd(m), pooled), va="center", fontsize=8)
+    ax.set_yticks(y, [r.label for r in shown])
+    ax.invert_yaxis()  # row order, top to bottom
+    _score_axes(ax, shown, metrics, pooled)
+    return save(fig, png_path(out, "scores"))
+
+
+def bar_text(percent_value: float, sd: float | None, pooled: bool) -> str:
+    """ "62.5%", or "62.5 ± 3.1%" with the standard deviation across seeds (a fraction)."""
+    if pooled and sd is not None:
+        return f"{percent_value:.1f} ± {100 * sd:.1f}%"
+    return f"{percent_value:.1f}%"
+
+
+def _score_axes(ax: Axes, shown: Sequence[Row], metrics: Sequence[str], pooled: bool) -> None:
+    """plot_scores' x axis, title and legend."""
+    from matplotlib.patches import Patch
+
+    ax.set_xlim(0, 124 if pooled else 112)  # room for the numbers right of the whiskers
     ax.set_xticks([0, 20, 40, 60, 80, 100])
     percent(ax.xaxis)
-    ax.set_xlabel("score (% of questions; bar: mean, whiskers: 95% bootstrap CI)")
+    what = "95% CI over questions and seeds" if pooled else "95% bootstrap CI"
+    bar = "mean over seeds" if pooled else "mean"
+    ax.set_xlabel(f"score (% of questions)\nbar: {bar}; whiskers: {what}")
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
-    n_q = max((c.n_eval or 0) for c in shown)
-    ax.set_title(f"{' and '.join(metrics)} per cell" + (f" ({n_q} questions)" if n_q else ""))
+    n_q = max((r.n_eval or 0) for r in shown)
+    n_seeds = max(len(r.per_seed(metrics[0])) for r in shown)
+    about = [f"{n_q} questions"] if n_q else []
+    about += [f"up to {n_seeds} seeds"] if pooled else []
+    ax.set_title(f"{' and '.join(metrics)} per row" + (f" ({', '.join(about)})" if about else ""))
     if len(metrics) > 1:
         handles = [
             Patch(facecolor="#555555", edgecolor="white", label=f"{metrics[0]} (primary)"),
             Patch(facecolor="#555555", alpha=0.45, hatch="//", edgecolor="#444444", label="f1"),
         ]
         ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
-    return save(fig, png_path(out, "scores"))
 
 
-def plot_vs_lora_rank(cells: Sequence[Cell], metric: str, out: Path) -> Path | None:
-    """`metric` vs LoRA rank (log2 axis), one line per approach (and other varying axes).
+def plot_vs_axis(rows: Sequence[Row], metric: str, axis: str, out: Path) -> Path | None:
+    """`metric` vs a numeric `axis`, one line per combination of the other varying axes.
 
-    Untrained cells (base, rag), when there are few, are dashed horizontal references.
-    Skipped (None) unless trained cells cover at least two ranks.
+    Rows where the axis does not apply (untrained rows for a training axis) or is not a
+    number (full fine-tuning on the lora axis) are dashed horizontal references, when there
+    are at most 4. Skipped (None) unless the scored rows cover at least two values.
     """
-    shown = with_metric(cells, metric)
-    ranked = [c for c in shown if isinstance(c.axes["lora"], int)]
-    ranks = sorted({c.axes["lora"] for c in ranked})
-    if len(ranks) < 2:
+    shown = with_score(rows, metric)
+    placed = [r for r in shown if is_number(r.axes.get(axis))]
+    values = sorted({float(r.axes[axis]) for r in placed})
+    if len(values) < 2:
         return None
-    varying = varying_axes([c.axes for c in cells])
-    series: dict[str, list[Cell]] = {}
-    for c in ranked:
-        series.setdefault(label(c.axes, varying, exclude=("lora",)) or c.approach, []).append(c)
+    scale = x_scale(values)
+    varying = varying_axes([r.axes for r in shown])
+    series: dict[str, dict[float, Row]] = {}
+    for r in placed:  # the first row at a value, should two share a label there
+        key = label(r.axes, varying, exclude=(axis,)) or r.approach
+        series.setdefault(key, {}).setdefault(float(r.axes[axis]), r)
     fig = new_figure(8.5, 4.8)
     ax = fig.add_subplot()
-    for i, (key, group) in enumerate(series.items()):
-        by_rank: dict[int, list[Cell]] = {}
-        for c in group:
-            by_rank.setdefault(c.axes["lora"], []).append(c)
-        xs = sorted(by_rank)
-        ys = [100 * float(np.mean([c.scores[metric] for c in by_rank[r]])) for r in xs]
-        # Nudge each line sideways a little so whiskers at the same rank do not hide each other.
-        nudge = 2 ** (0.05 * (i - (len(series) - 1) / 2))
-        ax.errorbar(
-            [x * nudge for x in xs],
-            ys,
-            yerr=error_bars([by_rank[r][0] for r in xs], metric),
-            marker="o",
-            ls=["-", "--", ":", "-."][i // len(APPROACH_COLORS) % 4],
-            capsize=3,
-            elinewidth=1,
-            color=color(group[0].approach),
-            label=key,
-        )
-    untrained = [c for c in shown if c.axes["lora"] == NA]
-    if len(untrained) <= 4:
-        for c in untrained:
-            ax.axhline(
-                100 * c.scores[metric],
-                color=color(c.approach),
-                ls="--",
-                lw=1,
-                alpha=0.8,
-                label=f"{c.label} (untrained)",
-            )
-    _rank_axis(ax, ranks)
+    per_approach: dict[str, int] = {}
+    for i, (key, by_value) in enumerate(series.items()):
+        xs = sorted(by_value)
+        group = [by_value[x] for x in xs]
+        approach = group[0].approach
+        style = LINE_STYLES[per_approach.get(approach, 0) % len(LINE_STYLES)]
+        per_approach[approach] = per_approach.get(approach, 0) + 1
+        shift = nudge(scale, values, i, len(series))
+        ax.errorbar([x + shift if scale == "linear" else x * shift for x in xs],
+                    [100 * (r.score(metric) or 0.0) for r in group],
+                    yerr=error_bars(group, metric), marker="o", ls=style, capsize=3,
+                    elinewidth=1, color=color(approach), label=key)  # fmt: skip
+    others = [r for r in shown if r.axes.get(axis) is not None and not is_number(r.axes[axis])]
+    _references(ax, others, metric, axis)
+    title = AXIS_TITLES.get(axis, axis)
+    numeric_x_axis(ax, values, scale, title)
     ax.set_ylim(0, 105)
     percent(ax.yaxis)
     ax.set_ylabel(f"{metric} (% of questions; whiskers: 95% CI)")
-    ax.set_title(f"{metric} vs LoRA rank")
+    ax.set_title(f"{metric} vs {title}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    return save(fig, png_path(out, "lora_rank"))
+    return save(fig, axis_png_path(out, axis))
 
 
-def _rank_axis(ax: Axes, ranks: Sequence[int]) -> None:
-    """A log2 x axis with a tick at each rank the sweep has, labelled 4, 16, 64."""
-    from matplotlib.ticker import FixedLocator, NullLocator
+def _references(ax: Axes, others: Sequence[Row], metric: str, axis: str) -> None:
+    """Dashed horizontal lines for the rows off the x axis: those where it does not apply
+    and those with another value (full fine-tuning), each kind when there are at most 4."""
+    na = [r for r in others if r.axes.get(axis) == NA]
+    other = [r for r in others if r.axes.get(axis) != NA]
+    shown = [*(other if len(other) <= 4 else []), *(na if len(na) <= 4 else [])]
+    for i, r in enumerate(shown):
+        note = ""
+        if r.axes.get(axis) == NA:
+            note = f" ({_NA_WORDS.get(kind_of(axis) or '', f'no {axis}')})"
+        ax.axhline(
+            100 * (r.score(metric) or 0.0),
+            color=color(r.approach),
+            ls=LINE_STYLES[1 + i % 3],
+            lw=1,
+            alpha=0.8,
+            label=f"{r.label}{note}",
+        )
 
-    ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_locator(FixedLocator(ranks))
-    ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}")
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xlim(ranks[0] / 1.4, ranks[-1] * 1.4)
-    ax.set_xlabel("LoRA rank r (log2 scale)")
+
+def axis_plots(rows: Sequence[Row], metric: str, out_dir: Path) -> list[Path]:
+    """`plot_vs_axis` for each axis of the rows that varies and is numeric (the lora axis's
+    "full" aside), in axis order; seed never (rows pool it)."""
+    if not rows:
+        return []
+    varying = varying_axes([r.axes for r in rows])
+    made = []
+    for axis in plotted_axes(rows, varying):
+        path = plot_vs_axis(rows, metric, axis, out_dir)
+        if path is not None:
+            made.append(path)
+    return made
 
 
-def plot_vs_cost(cells: Sequence[Cell], metric: str, out: Path) -> Path | None:
-    """Two panels: `metric` vs training seconds (untrained cells at 0) and vs answer latency."""
-    shown = with_metric(cells, metric)
-    if not shown:
+def plotted_axes(rows: Sequence[Row], varying: set[str]) -> list[str]:
+    """The axes `axis_plots` draws against, given the varying ones."""
+    out = []
+    for axis in rows[0].axes if rows else ():
+        values = [r.axes.get(axis) for r in rows]
+        if axis == "lora":
+            values = [v for v in values if v != FULL]
+        if axis != SEED and axis in varying and is_numeric(values):
+            out.append(axis)
+    return out
+
+
+def plot_pareto(rows: Sequence[Row], metric: str, out: Path) -> Path | None:
+    """A panel per cost of `decision.COSTS` that at least two scored rows recorded with some
+    difference: `metric` (y) vs the cost (x), the Pareto front ringed and joined by a step.
+
+    Rows that do not train count as 0 training seconds. Without such a cost (one row), a
+    panel per cost any scored row recorded. None when no row has the metric (or no cost).
+    """
+    shown = with_score(rows, metric)
+    panels = [(key, pts) for key in COSTS if (pts := cost_points(shown, key))]
+    if not panels:
+        panels = [(key, pts) for key in COSTS if (pts := cost_points(shown, key, spread=False))]
+    if not panels:
         return None
-    fig = new_figure(12, 5)
-    _cost_panel(
-        fig.add_subplot(1, 2, 1),
-        shown,
-        metric,
-        lambda c: c.train_seconds or 0.0,
-        "training time (s; untrained cells at 0)",
-        f"{metric} vs training cost",
-    )
-    _cost_panel(
-        fig.add_subplot(1, 2, 2),
-        shown,
-        metric,
-        lambda c: c.cost.figure("seconds_per_question"),
-        "answer latency (s per question)",
-        f"{metric} vs answer latency",
-    )
-    return save(fig, png_path(out, "cost"))
+    ncols = min(3, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig = new_figure(5.6 * ncols, 4.8 * nrows)
+    for i, (key, pts) in enumerate(panels):
+        _pareto_panel(fig.add_subplot(nrows, ncols, i + 1), pts, metric, key, legend=i == 0)
+    return save(fig, png_path(out, "pareto"))
 
 
-def _cost_panel(
-    ax: Axes,
-    shown: Sequence[Cell],
-    metric: str,
-    x_of: Callable[[Cell], float | None],
-    xlabel: str,
-    title: str,
+def cost_points(rows: Sequence[Row], key: str, spread: bool = True) -> list[tuple[Row, float]]:
+    """(row, its mean `key` cost) for the ok rows that recorded it (untrained rows: 0
+    training seconds); with `spread`, [] under two rows or when every value is the same."""
+    pts = []
+    for r in (r for r in rows if r.ok):
+        v = r.cost(key)
+        approach = APPROACHES.get(r.approach)
+        if v is None and key == "train_seconds" and approach is not None and not approach.trains:
+            v = 0.0
+        if v is not None:
+            pts.append((r, v))
+    if spread and (len(pts) < 2 or len({v for _, v in pts}) < 2):
+        return []
+    return pts
+
+
+def _pareto_panel(
+    ax: Axes, pts: Sequence[tuple[Row, float]], metric: str, key: str, legend: bool
 ) -> None:
-    """One panel of plot_vs_cost: a point per cell with its CI, "not recorded" without x."""
-    pts = [(c, float(x)) for c in shown if (x := x_of(c)) is not None]
-    ax.set_title(title)
-    if not pts:
-        ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return
-    for approach in dict.fromkeys(c.approach for c, _ in pts):
-        group = [(c, x) for c, x in pts if c.approach == approach]
-        cs = [c for c, _ in group]
+    """One panel of plot_pareto: a point per row, the front ringed and joined by a step."""
+    from matplotlib.lines import Line2D
+
+    what, unit = COSTS[key]
+    scores = [100 * (r.score(metric) or 0.0) for r, _ in pts]
+    front = pareto_front([(s, c) for s, (_, c) in zip(scores, pts, strict=True)])
+    xmax = max(c for _, c in pts) or 1.0
+    ax.set_xlim(-0.05 * xmax, 1.3 * xmax)  # room for the labels on the right
+    on = sorted((c, s) for s, (_, c), f in zip(scores, pts, front, strict=True) if f)
+    xs, ys = [c for c, _ in on], [s for _, s in on]
+    ax.step([*xs, 1.3 * xmax], [*ys, ys[-1]], where="post", color="black", lw=1.2, alpha=0.6)
+    for i, (r, c) in enumerate(pts):
+        big = front[i]
         ax.errorbar(
-            [x for _, x in group],
-            [100 * c.scores[metric] for c in cs],
-            yerr=error_bars(cs, metric),
-            fmt="o",
-            capsize=3,
-            elinewidth=1,
-            alpha=0.9,
-            color=color(approach),
-            label=approach,
-        )
-    # Alternate label offsets so labels of nearby points do not sit on top of each other.
-    ordered = sorted(pts, key=lambda p: (p[1], p[0].scores[metric]))
-    for i, (c, x) in enumerate(ordered):
-        ax.annotate(
-            c.label,
-            (x, 100 * c.scores[metric]),
-            xytext=(6, (4, -11)[i % 2]),
-            textcoords="offset points",
-            fontsize=8,
-        )
-    xmax = max(x for _, x in pts) or 1.0
-    ax.set_xlim(-0.05 * xmax, 1.3 * xmax)
+            [c], [scores[i]], yerr=error_bars([r], metric), fmt="o", ms=9 if big else 6,
+            color=color(r.approach), mec="black" if big else color(r.approach),
+            mew=1.6 if big else 0.0, alpha=1.0 if big else 0.35, capsize=3, elinewidth=1,
+            zorder=3 if big else 2,
+        )  # fmt: skip
+    order = sorted(range(len(pts)), key=lambda i: (pts[i][1], scores[i]))
+    for n, i in enumerate(order):  # alternate offsets: labels of nearby points do not overlap
+        ax.annotate(pts[i][0].label, (pts[i][1], scores[i]), xytext=(7, (4, -11)[n % 2]),
+                    textcoords="offset points", fontsize=8 if front[i] else 7,
+                    color="black" if front[i] else "#777777")  # fmt: skip
     ax.set_ylim(0, 105)
     percent(ax.yaxis)
-    ax.set_xlabel(xlabel)
+    untrained = "; untrained rows at 0" if key == "train_seconds" else ""
+    ax.set_xlabel(f"{what} ({unit}{untrained})")
     ax.set_ylabel(f"{metric} (% of questions; whiskers: 95% CI)")
+    ax.set_title(f"score vs {what}:\nthe front is what no other row beats on both", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-
-
-def plot_paired_differences(cells: Sequence[Cell], metric: str, out: Path) -> Path | None:
-    """Forest plot: per-question paired difference of each cell vs the reference, 95% CI.
-
-    The reference is the `base` cell when present, else the first ok cell; only questions
-    both cells answered count. Skipped (None) without two ok cells with predictions.
-    """
-    ref, diffs = paired_differences(cells, metric)
-    if ref is None or not diffs:
-        return None
-    n = len(diffs)
-    fig = new_figure(8.5, max(2.6, 0.42 * n + 1.6))
-    ax = fig.add_subplot()
-    y = np.arange(n)
-    means = np.array([100 * d.mean for _, d in diffs])
-    lows = np.array([100 * d.low for _, d in diffs])
-    highs = np.array([100 * d.high for _, d in diffs])
-    colors = [
-        "#2ca02c" if lo > 0 else "#d62728" if hi < 0 else "#7f7f7f"
-        for lo, hi in zip(lows, highs, strict=True)
-    ]
-    ax.barh(y, means, height=0.55, color=colors, alpha=0.35)
-    ax.errorbar(
-        means,
-        y,
-        xerr=[np.maximum(means - lows, 0), np.maximum(highs - means, 0)],
-        fmt="o",
-        color="black",
-        capsize=3,
-        ms=4,
-    )
-    ax.axvline(0, color="black", lw=1)
-    left, right = min(float(lows.min()), 0.0), max(float(highs.max()), 0.0)
-    span = max(right - left, 1.0)
-    ax.set_xlim(left - 0.08 * span, right + 0.3 * span)  # room for the numbers on the right
-    for yi, (_, d), hi in zip(y, diffs, highs, strict=True):
-        ax.text(hi + 0.02 * span, yi, f"{100 * d.mean:+.1f} (n={d.n})", va="center", fontsize=8)
-    ax.set_yticks(y, [c.label for c, _ in diffs])
-    ax.invert_yaxis()
-    ax.set_xlabel(f"{metric}: cell minus {ref.label} (percentage points; 95% paired bootstrap CI)")
-    ax.set_title(f"Paired per-question difference vs {ref.label} (green: better, red: worse)")
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_axisbelow(True)
-    return save(fig, png_path(out, "paired"))
-
-
-# The plots in the order report.md shows them, by their key in PLOT_FILES.
-PLOTS: dict[str, Callable[[Sequence[Cell], str, Path], Path | None]] = {
-    "scores": plot_scores,
-    "lora_rank": plot_vs_lora_rank,
-    "cost": plot_vs_cost,
-    "paired": plot_paired_differences,
-    "abstention": plot_accuracy_vs_hallucination,
-}
+    if legend:
+        handles = [Line2D([], [], ls="", marker="o", color=color(a), label=a)
+                   for a in dict.fromkeys(r.approach for r, _ in pts)]  # fmt: skip
+        handles.append(Line2D([], [], color="black", marker="o", mfc="white", mec="black",
+                              mew=1.6, alpha=0.6, label="the front"))  # fmt: skip
+        ax.legend(handles=handles, fontsize=8, loc="lower right", framealpha=0.9)

@@ -22,7 +22,7 @@ from ragft.report.evaluation import (
     part,
 )
 from ragft.report.markdown import md_cell, pipe_table
-from ragft.report.stats import known_unknown_split
+from ragft.report.stats import base_seeds, known_unknown_split
 
 # Scores shown in their section only, not in the Results table (report.csv has them all).
 SECTION_ONLY = (*(s for s in ABSTENTION_SCORES if s != "crag"), "control", "control_base")
@@ -61,10 +61,13 @@ def known_section(cells: Sequence[Cell], metric: str) -> list[str]:
         }
         for c, s in splits
     ]
+    by = md_cell(base.label)
+    if base_seeds(cells) > 1:
+        by = "base of the same seed"
     return [
-        f"## Known vs unknown (by {md_cell(base.label)})",
+        f"## Known vs unknown (by {by})",
         "",
-        f"`{metric}` (%) of each cell on the answerable questions {md_cell(base.label)} "
+        f"`{metric}` (%) of each cell on the answerable questions {by} "
         f"answered right (known: facts the model already knew) and on the others (unknown: "
         "knowledge the approach had to bring), matched by question id.",
         "",

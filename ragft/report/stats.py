@@ -1,4 +1,4 @@
-"""Paired comparisons of cells on the same questions: the reference cell and the differences."""
+"""Known vs unknown questions, and the agreement statistics (Spearman's rho, Cohen's kappa)."""
 
 from __future__ import annotations
 
@@ -7,66 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ragft.metrics import bootstrap_ci
 from ragft.report.cells import Cell
-
-
-@dataclass(frozen=True)
-class PairedDifference:
-    """Mean of (other - reference) over the questions both answered, with a 95% CI."""
-
-    mean: float
-    low: float
-    high: float
-    n: int
-
-    @property
-    def verdict(self) -> str:
-        """ "better" or "worse" when the CI excludes 0, else "no clear difference"."""
-        return "better" if self.low > 0 else "worse" if self.high < 0 else "no clear difference"
-
-
-def paired_difference(
-    reference: Mapping[str, float],
-    other: Mapping[str, float],
-    n_resamples: int = 1000,
-    seed: int = 0,
-) -> PairedDifference:
-    """Paired bootstrap over question ids: each resample draws ids and takes both cells' values.
-
-    Resampling ids jointly is resampling the per-question differences, which keeps the
-    pairing (the same hard questions count against both cells).
-    """
-    ids = sorted(set(reference) & set(other))
-    if not ids:
-        raise ValueError("paired_difference needs questions present in both cells, got none")
-    diffs = np.array([other[i] - reference[i] for i in ids], dtype=float)
-    low, high = bootstrap_ci(diffs, n_resamples=n_resamples, seed=seed)
-    return PairedDifference(float(diffs.mean()), low, high, len(ids))
-
-
-def reference_cell(cells: Sequence[Cell], metric: str) -> Cell | None:
-    """The `base` cell when the sweep has one, else the first ok cell with predictions."""
-    usable = [c for c in cells if c.ok and c.per_question(metric)]
-    return next((c for c in usable if c.approach == "base"), usable[0] if usable else None)
-
-
-def paired_differences(
-    cells: Sequence[Cell], metric: str
-) -> tuple[Cell | None, list[tuple[Cell, PairedDifference]]]:
-    """Each ok cell against the reference cell, on the questions both answered."""
-    ref = reference_cell(cells, metric)
-    if ref is None:
-        return None, []
-    ref_values = ref.per_question(metric)
-    out = []
-    for c in cells:
-        if c is ref or not c.ok:
-            continue
-        values = c.per_question(metric)
-        if set(values) & set(ref_values):
-            out.append((c, paired_difference(ref_values, values)))
-    return ref, out
 
 
 @dataclass(frozen=True)
@@ -99,20 +40,32 @@ def known_unknown(base: Mapping[str, float], other: Mapping[str, float]) -> Know
 def known_unknown_split(
     cells: Sequence[Cell], metric: str
 ) -> tuple[Cell | None, list[tuple[Cell, KnownSplit]]]:
-    """Every other ok cell split by what the sweep's (first) ok `base` cell knew."""
-    base = next(
-        (c for c in cells if c.ok and c.approach == "base" and c.per_question(metric, True)),
-        None,
-    )
-    if base is None:
+    """Every other ok cell split by what an ok `base` cell knew: the base cell of the same
+    seed where the sweep has one (seeds change the data), else the sweep's first.
+
+    Returns the first base cell (None without one) and the splits.
+    """
+    bases = [c for c in cells if c.ok and c.approach == "base" and c.per_question(metric, True)]
+    if not bases:
         return None, []
-    known = base.per_question(metric, answerable_only=True)
+    by_seed: dict[str, Cell] = {}
+    for b in bases:
+        by_seed.setdefault(repr(b.axes.get("seed")), b)
     out = []
     for c in cells:
-        values = c.per_question(metric, answerable_only=True) if c.ok and c is not base else {}
+        base = by_seed.get(repr(c.axes.get("seed")), bases[0])
+        if not c.ok or c is base or (c.approach == "base" and c in by_seed.values()):
+            continue
+        known = base.per_question(metric, answerable_only=True)
+        values = c.per_question(metric, answerable_only=True)
         if set(values) & set(known):
             out.append((c, known_unknown(known, values)))
-    return base, out
+    return bases[0], out
+
+
+def base_seeds(cells: Sequence[Cell]) -> int:
+    """How many seeds the sweep's ok base cells ran under."""
+    return len({repr(c.axes.get("seed")) for c in cells if c.ok and c.approach == "base"})
 
 
 def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:

@@ -98,3 +98,39 @@ def test_submitit_local_runs_cells_as_separate_processes(tmp_path):
     landed = cells(tmp_path / "s")
     assert len(landed) == 2 and all(r["status"] == "ok" for r in landed.values())
     assert list((tmp_path / "s" / ".submitit").glob("*"))  # submitit's own job folders
+
+
+def test_a_learning_rate_sweep_gets_its_own_column(tmp_path):
+    res = sweep(tmp_path / "s", "approach=finetune", "trainer.learning_rate=1e-3,3e-3")
+    assert res.returncode == 0, res.stderr[-3000:]
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "s" / "report" / "report.csv")
+    assert sorted(df["trainer.learning_rate"]) == [0.001, 0.003]
+    assert sorted(df["row"]) == ["learning_rate=0.001", "learning_rate=0.003"]
+    md = (tmp_path / "s" / "report" / "report.md").read_text()
+    results = md.split("## Results", 1)[1]
+    assert "trainer.learning_rate" in results and "| learning_rate=0.001 " in results
+    assert md.split("\n## ", 2)[1].startswith("Decision\n\n**learning_rate=")
+    assert (tmp_path / "s" / "report" / "score_vs_trainer_learning_rate.png").is_file()
+    assert "decision: learning_rate=" in res.stdout
+
+
+def test_seeds_pool_into_one_row_per_approach(tmp_path):
+    res = sweep(tmp_path / "s", "approach=base,rag", "retriever=bm25", "seed=0,1")
+    assert res.returncode == 0, res.stderr[-3000:]
+    import pandas as pd
+
+    out = tmp_path / "s" / "report"
+    df = pd.read_csv(out / "report.csv")
+    assert sorted(df["row"]) == ["base", "rag"] and df["seeds"].tolist() == [2, 2]
+    per_cell = pd.read_csv(out / "cells.csv")
+    assert len(per_cell) == 4 and sorted(per_cell["seed"]) == [0, 0, 1, 1]
+    for _, row in df.iterrows():  # the mean and sd of the two seeds' own scores
+        mine = per_cell[per_cell["row"] == row["row"]]["contains"]
+        assert row["contains"] == pytest.approx(mine.mean(), abs=0.051)
+        assert row["contains_sd"] == pytest.approx(mine.std(ddof=1), abs=0.051)
+    md = (out / "report.md").read_text()
+    assert " ± " in md.split("## Results", 1)[1].split("##", 1)[0]
+    assert "mean ± standard deviation across seeds" in md
+    assert "(seed, question) pairs" in md.split("## Comparisons", 1)[1]

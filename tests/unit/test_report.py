@@ -35,26 +35,40 @@ def test_build_report_writes_markdown_csv_and_plots(sweep: Path, built: Report):
     md = rep.markdown_path.read_text()
     assert md == rep.markdown and str(sweep) in md
     assert "Cells: 7 (5 ok, 1 failed, 1 missing). Primary metric: `contains`." in md
-    assert "Best `contains`: **hybrid r=16 bm25** (90.0%)." in md
+    # the decision comes first, right after the header
+    first = md.split("\n## ", 2)[1]
+    assert first.startswith(
+        "Decision\n\n**hybrid r=16 bm25** is best on `contains` (90.0%), "
+        "+20.0 points over the runner-up **rag bm25** (70.0%; 95% CI"
+    )
+    assert rep.decision and rep.decision in first and "pareto.png" in first
+    assert rep.verdict.best.label == "hybrid r=16 bm25"
     results = md.split("## Results", 1)[1].split("##", 1)[0]
     cols = md_table(results)
-    assert cols["cell"][0] == "base" and "90.0" in cols["contains"]
+    assert cols["row"][0] == "base" and "90.0" in cols["contains"]
     assert "model" not in cols and "model `tiny-llama`" in md  # said once, not a column
     assert rep.markdown_table in md and md_table(rep.markdown_table) == cols
-    paired = md_tables(md.split("## Paired differences vs base", 1)[1])[0]
-    assert paired[0] == ["cell", "questions", "difference", "95% CI", "verdict"]
-    assert paired[2][:3] == ["rag bm25", "10", "+50.0"] and paired[2][4] == "better"
+    pairs = md_tables(md.split("## Comparisons", 1)[1])[0]
+    assert pairs[0] == ["better", "than", "differs in", "pairs", "difference", "95% CI", "test",
+                        "p", "Holm p", "significant"]  # fmt: skip
+    by_pair = {(r[0], r[1]): r for r in pairs[2:]}
+    hybrid = by_pair[("hybrid r=16 bm25", "base")]  # 7 discordant pairs, all hybrid's
+    assert hybrid[2:5] == ["approach", "10", "+70.0"] and hybrid[6] == "McNemar (exact)"
+    assert float(hybrid[7]) == pytest.approx(2 * 0.5**7, abs=1e-4)  # 3 significant digits
+    assert float(hybrid[8]) >= float(hybrid[7])  # Holm never lowers a p-value
+    assert len(pairs) - 2 == len(rep.comparisons) == len(pd.read_csv(rep.comparisons_csv_path))
     failed_section = md.split("## Failed cells", 1)[1]
     assert "5_approach=rag,retriever=dense" in failed_section and "**failed**" in failed_section
     assert "/nonexistent/embedder" in failed_section
     assert "6_approach=raft,lora.r=16" in failed_section and "**missing**" in failed_section
     df = pd.read_csv(rep.csv_path)
     assert len(df) == 7 and df["contains"].iloc[4] == 90.0
+    assert len(pd.read_csv(rep.cells_csv_path)) == 7  # one seed: a row per cell
     assert [p.name for p in rep.plots] == [
         "scores.png",
         "score_vs_lora_rank.png",
-        "score_vs_cost.png",
-        "paired_differences.png",
+        "pareto.png",
+        "differences.png",
     ]
     for p in rep.plots:
         assert p.parent == out
@@ -71,7 +85,7 @@ def test_a_skipped_plot_leaves_no_stale_file(tmp_path: Path):
     stale.parent.mkdir()
     stale.write_bytes(PNG_MAGIC)  # from an earlier report, when the sweep had two ranks
     rep = build_report(s)
-    assert [p.name for p in rep.plots] == ["scores.png", "score_vs_cost.png"]
+    assert [p.name for p in rep.plots] == ["scores.png", "pareto.png"]
     assert not stale.exists() and "score_vs_lora_rank" not in rep.markdown
     assert "None: every cell finished." in rep.markdown
 
@@ -103,7 +117,8 @@ def test_cli_prints_the_table_and_paths(tmp_path: Path):
     )
     assert res.returncode == 0, res.stderr
     cols = md_table(res.stdout)
-    assert cols["cell"] == ["rag"] and cols["approach"] == ["rag"] and cols["contains"] == ["70.0"]
+    assert "decision: rag is the only row with a `contains` score" in res.stdout
+    assert cols["row"] == ["rag"] and cols["approach"] == ["rag"] and cols["contains"] == ["70.0"]
     report_md = s.relative_to(tmp_path) / "report" / "report.md"
     assert f"report: {report_md}" in res.stdout
     assert "plot:   " in res.stdout and (tmp_path / report_md).is_file()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ragft.report import load_cells, markdown_table, table
+from ragft.report import load_cells, markdown_table, pool, table
 from ragft.report.markdown import md_cell
 
 from .report_sweeps import edit_results, md_alignment, md_table, new_sweep, sweep, write_cell
@@ -15,7 +15,7 @@ __all__ = ["sweep"]  # the fixture
 
 
 def test_markdown_table_drops_blank_and_constant_columns(sweep: Path):
-    text, constant = markdown_table(table(load_cells(sweep)))
+    text, constant = markdown_table(table(pool(load_cells(sweep))))
     assert constant == {
         "model": "tiny-llama",
         "data": "fictional-kb",
@@ -26,7 +26,7 @@ def test_markdown_table_drops_blank_and_constant_columns(sweep: Path):
     }
     cols = md_table(text)
     assert list(cols) == [
-        "cell",
+        "row",
         "approach",
         "lora_r",
         "retriever",
@@ -43,7 +43,7 @@ def test_markdown_table_drops_blank_and_constant_columns(sweep: Path):
         "status",
         "error",
     ]  # fmt: skip  (no job, nothing blank everywhere: peak_memory_mb, reused)
-    assert cols["cell"][:2] == ["base", "rag bm25"]
+    assert cols["row"][:2] == ["base", "rag bm25"]
     assert cols["contains"] == ["20.0", "70.0", "30.0", "50.0", "90.0", "", ""]  # one decimal
     assert cols["f1"][1] == "60.0" and cols["exact_match"][0] == "20.0"
     assert cols["train_seconds"][:3] == ["", "", "30"]
@@ -52,7 +52,7 @@ def test_markdown_table_drops_blank_and_constant_columns(sweep: Path):
     assert cols["error"][5] == "ModelError: no embedder at /nonexistent/embedder"
     align = md_alignment(text)
     assert align["contains"] == align["train_seconds"] == align["trainable_parameters"] == "right"
-    assert align["cell"] == align["lora_r"] == align["status"] == "left"
+    assert align["row"] == align["lora_r"] == align["status"] == "left"
 
 
 def test_markdown_table_escapes_pipes_and_formats_numbers(tmp_path: Path):
@@ -60,7 +60,7 @@ def test_markdown_table_escapes_pipes_and_formats_numbers(tmp_path: Path):
     d = write_cell(s, 0, "approach=rag", "rag", 5, train_seconds=77.123456)
     edit_results(d, config={"model": {"name": "tiny|llama"}}, cost={"peak_memory_mb": 12345.678})
     write_cell(s, 1, "approach=base", "base", 5, error="Boom: a | b\nsecond line")
-    text, constant = markdown_table(table(load_cells(s)))
+    text, constant = markdown_table(table(pool(load_cells(s))))
     assert "tiny\\|llama" in text and "a \\| b" in text
     cols = md_table(text)  # the escaped pipe splits no cell
     assert cols["model"][0] == "tiny\\|llama" and cols["error"][1] == "Boom: a \\| b"
@@ -71,9 +71,9 @@ def test_markdown_table_escapes_pipes_and_formats_numbers(tmp_path: Path):
 def test_one_cell_keeps_its_axis_columns(tmp_path: Path):
     s = new_sweep(tmp_path)
     write_cell(s, 0, "approach=rag", "rag", 7)
-    text, constant = markdown_table(table(load_cells(s)))
+    text, constant = markdown_table(table(pool(load_cells(s))))
     cols = md_table(text)
-    assert constant == {} and cols["cell"] == ["rag"] and cols["approach"] == ["rag"]
+    assert constant == {} and cols["row"] == ["rag"] and cols["approach"] == ["rag"]
     assert cols["model"] == ["tiny-llama"] and cols["contains"] == ["70.0"]
 
 

@@ -306,3 +306,27 @@ def test_wandb_offline_run_records_scores_and_finishes(tmp_path, monkeypatch):
         assert t.run.summary["cost.index_n_chunks"] == 4
     assert wandb.run is None
     assert json.loads((out / "results.json").read_text()) == RESULTS
+
+
+@pytest.mark.slow
+def test_the_sweep_summary_run_holds_the_decision(tmp_path, monkeypatch):
+    from ragft.report import build_report
+    from ragft.tracking import log_sweep_summary
+
+    from .report_sweeps import make_sweep
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    sweep = make_sweep(tmp_path)
+    rep = build_report(sweep)
+    log_sweep_summary(sweep, rep, LoggerConfig(name="wandb", project="ragft-test", mode="offline"))
+    runs = list((sweep / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    blob = next(runs[0].glob("*.wandb")).read_bytes()  # the offline run as W&B will upload it
+    summary = rep.verdict.summary()
+    assert summary["best"] == "hybrid r=16 bm25" and summary["runner_up"] == "rag bm25"
+    assert summary["margin"] == pytest.approx(0.2)
+    assert summary["margin_low"] <= summary["margin"] <= summary["margin_high"]
+    for key in ("margin_p_holm", "margin_significant", "runner_up_score", "decision"):
+        assert key.encode() in blob
+    assert b'"hybrid r=16 bm25"' in blob and b"pairwise" in blob and b"comparison" in blob
+    assert rep.verdict.html().startswith("<b>hybrid r=16 bm25</b> is best on <code>contains")
