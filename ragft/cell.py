@@ -23,7 +23,7 @@ from typing import Any
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ragft import provenance, tracking
+from ragft import provenance, tracking, wandb_runs
 from ragft.cache import Cache
 from ragft.config import RunConfig, cell_identity
 from ragft.data import fingerprint
@@ -40,7 +40,7 @@ class Place:
 
     out_dir: Path
     name: str  # the override string that makes this cell different (its W&B run name)
-    group: str  # W&B group: logger.group, else the sweep's folder, else "single"
+    group: str  # W&B group: logger.group, else "<experiment>-<date>-<time>", else "single"
     in_sweep: bool
 
 
@@ -50,7 +50,8 @@ def place(cfg: DictConfig, hc: Any) -> Place:
     if OmegaConf.select(cfg, "logger.group"):
         group = str(cfg.logger.group)
     else:
-        group = tracking.sweep_group(hc.sweep.dir) if in_sweep else "single"
+        experiment = (getattr(hc.runtime, "choices", None) or {}).get("experiment")
+        group = wandb_runs.sweep_group(hc.sweep.dir, experiment) if in_sweep else "single"
     name = hc.job.override_dirname or "default"
     return Place(Path(hc.runtime.output_dir), name, group, in_sweep)
 

@@ -97,7 +97,7 @@ class SweepCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from ragft import report as sweep_report
-        from ragft import tracking
+        from ragft import wandb_runs
         from ragft.errors import RagftError
 
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -114,7 +114,10 @@ class SweepCallback(Callback):
             print(f"plot:   {plot}", flush=True)
         logger_cfg = config.get("logger")
         if logger_cfg is not None and logger_cfg.get("name") == "wandb":
-            tracking.log_sweep_summary(sweep_dir, rep, OmegaConf.to_object(logger_cfg))
+            experiment = OmegaConf.select(config, "hydra.runtime.choices.experiment")
+            wandb_runs.log_sweep_summary(
+                sweep_dir, rep, OmegaConf.to_object(logger_cfg), experiment
+            )
         bad = rep.n_failed + rep.n_missing
         if bad:
             print(

@@ -23,6 +23,7 @@ from ragft.files import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from ragft.metrics import metric_sort_key
 from ragft.records import CellResult
 from ragft.types import Prediction
+from ragft.wandb_runs import run_id, wandb_mode
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,6 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[key] = v
     return out
-
-
-def wandb_mode(cfg: LoggerConfig) -> str:
-    """logger.mode, else $WANDB_MODE, else online when an API key is set, else offline."""
-    if cfg.mode:
-        return cfg.mode
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"]
-    return "online" if os.environ.get("WANDB_API_KEY") else "offline"
 
 
 def write_results(
@@ -87,6 +79,8 @@ class Tracker:
                 group=self.group,
                 job_type=self.job_type,
                 name=self.name,
+                id=run_id(self.out_dir),  # one run per cell folder: a re-run updates it
+                resume="allow",
                 tags=[*self.tags, *self.logger.tags],
                 config=flatten(self.config),
                 dir=str(self.out_dir),
@@ -128,8 +122,8 @@ class Tracker:
         write_results(self.out_dir, result, predictions)
         if self.run is None:
             return
-        for name in result.scores:
-            self.run.define_metric(f"scores/{name}", summary="last")
+        # one key per score, in the summary (`scores.f1`): what W&B's run table and parallel
+        # coordinates read; no one-point `scores/f1` chart beside it
         self.run.summary.update(
             flatten(
                 {
@@ -139,7 +133,6 @@ class Tracker:
                 }  # fmt: skip
             )
         )
-        self.run.log({f"scores/{k}": v for k, v in result.scores.items()})
         self.run.log({"predictions": _predictions_table(predictions)})
 
     def lightning_loggers(self) -> list | None:
@@ -241,43 +234,6 @@ def _predictions_table(predictions: list[dict[str, Any]]):
             *[p["metrics"].get(m) for m in metric_names],
         )
     return table
-
-
-def sweep_group(sweep_dir: str | Path) -> str:
-    """The W&B group of a sweep's cells and of its summary run."""
-    return Path(sweep_dir).as_posix().strip("/").replace("/", "_")
-
-
-def log_sweep_summary(sweep_dir: Path, report: Any, logger: LoggerConfig) -> None:
-    """One extra W&B run per sweep (job_type "summary"): the decision, the table, the
-    comparisons and the plots."""
-    import pandas as pd
-    import wandb
-
-    run = wandb.init(
-        project=logger.project,
-        entity=logger.entity,
-        group=logger.group or sweep_group(sweep_dir),
-        job_type="summary",
-        name="summary",
-        tags=["summary", *logger.tags],
-        dir=str(sweep_dir),
-        mode=wandb_mode(logger),
-        reinit="finish_previous",
-    )
-    try:
-        run.log({"comparison": wandb.Table(dataframe=pd.read_csv(report.csv_path))})
-        run.log({"pairwise": wandb.Table(dataframe=pd.read_csv(report.comparisons_csv_path))})
-        run.log({p.stem: wandb.Image(str(p)) for p in report.plots})
-        made = report.verdict  # the decision: its text as HTML, its figures in the summary
-        if made is not None:
-            run.log({"decision": wandb.Html(f"<p>{made.html()}</p>")})
-        run.summary.update({"cells_ok": report.n_ok, "cells_failed": report.n_failed,
-                            "cells_missing": report.n_missing, "metric": report.metric,
-                            "decision": report.decision,
-                            **(made.summary() if made is not None else {})})  # fmt: skip
-    finally:
-        run.finish()
 
 
 def score_table(rows: list[tuple[str, dict[str, float]]]) -> str:

@@ -23,6 +23,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["HF_DATASETS_OFFLINE"] = "1"
     os.environ["WANDB_SILENT"] = "true"
     os.environ.pop("WANDB_API_KEY", None)
+    os.environ["NETRC"] = os.devnull  # a stored `wandb login` would make runs online
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     cache = os.environ.get("RAGFT_TEST_CACHE_DIR") or tempfile.mkdtemp(prefix="ragft-test-cache-")
     os.environ["RAGFT_CACHE_DIR"] = cache

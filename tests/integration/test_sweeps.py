@@ -56,10 +56,29 @@ def test_sweep_lands_every_cell_reports_and_reruns_from_the_cache(tmp_path):
         blob = next(run_dirs[0].glob("*.wandb")).read_bytes()
         assert r["group"].encode() in blob and r["approach"].encode() in blob
         groups.add(r["group"])
-    assert len(groups) == 1 and groups.pop().endswith("_a")  # one group: the sweep
+    assert groups == {"sweep-a"}  # one group: the sweep (no experiment, folder "a")
     assert (tmp_path / "a" / "report" / "report.md").is_file()
     assert list((tmp_path / "a" / "wandb").glob("offline-run-*"))  # the summary run
     assert "report:" in first.stdout
+
+    # the same sweep again, into the same folder: every cell (and the summary) resumes its run
+    ids = {name: json.loads((tmp_path / "a" / name / "wandb_run.json").read_text())["id"]
+           for name in landed}  # fmt: skip
+    rerun = sweep(
+        tmp_path / "a", "approach=base,rag", "retriever=bm25", "logger=wandb", "logger.mode=offline"
+    )
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    for name, run_id in ids.items():
+        assert json.loads((tmp_path / "a" / name / "wandb_run.json").read_text())["id"] == run_id
+        runs = {
+            p.name.rsplit("-", 1)[1]
+            for p in (tmp_path / "a" / name / "wandb").glob("offline-run-*")
+        }
+        assert runs == {run_id}, name  # two offline runs to sync, one run id: no new run
+    summary_ids = {
+        p.name.rsplit("-", 1)[1] for p in (tmp_path / "a" / "wandb").glob("offline-run-*")
+    }
+    assert len(summary_ids) == 1
 
     again = sweep(tmp_path / "b", "approach=base,rag", "retriever=bm25", "logger=none")
     assert again.returncode == 0, again.stderr[-3000:]

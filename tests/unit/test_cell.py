@@ -39,9 +39,12 @@ def test_place_names_and_groups(tmp_path):
     single = cell.place(cfg, _hc(RunMode.RUN, tmp_path))
     assert (single.name, single.group, single.in_sweep) == ("default", "single", False)
     swept = cell.place(cfg, _hc(RunMode.MULTIRUN, tmp_path, "approach=rag"))
-    assert (swept.name, swept.group, swept.in_sweep) == ("approach=rag", "multirun_d_t", True)
+    assert (swept.name, swept.group, swept.in_sweep) == ("approach=rag", "sweep-t", True)
     named = cell.place(OmegaConf.create({"logger": {"group": "mine"}}), _hc(RunMode.RUN, tmp_path))
     assert named.group == "mine"
+    hc = _hc(RunMode.MULTIRUN, tmp_path, "approach=rag", sweep="multirun/2026-01-01/10-00-00")
+    hc.runtime.choices = OmegaConf.create({"experiment": "compare", "model": "tiny-llama"})
+    assert cell.place(cfg, hc).group == "compare-2026-01-01-10-00-00"  # readable on W&B
 
 
 def test_identity_ignores_the_training_split_for_cells_that_do_not_train():

@@ -17,7 +17,8 @@ from ragft import files, provenance, tracking
 from ragft.config import LoggerConfig
 from ragft.provenance import git_sha
 from ragft.records import CellResult
-from ragft.tracking import Tracker, flatten, score_table, sweep_group, wandb_mode
+from ragft.tracking import Tracker, flatten, score_table
+from ragft.wandb_runs import run_id, stored_login, sweep_group, wandb_mode
 
 CONFIG = {"approach": {"name": "rag"}, "retriever": {"name": "bm25", "k": 3}, "seed": 0}
 RESULTS = {
@@ -84,7 +85,8 @@ def test_flatten_joins_nested_keys_with_dots_and_lists_with_commas():
     assert flatten({"x": 1}, prefix="cfg.") == {"cfg.x": 1}
 
 
-def test_wandb_mode_precedence(monkeypatch):
+def test_wandb_mode_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))  # no stored login
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("WANDB_API_KEY", "not-a-real-key")
     assert wandb_mode(LoggerConfig(mode="offline")) == "offline"  # logger.mode first
@@ -97,9 +99,39 @@ def test_wandb_mode_precedence(monkeypatch):
     assert wandb_mode(LoggerConfig()) == "offline"  # an empty variable is not a mode
 
 
+def test_a_stored_login_means_online_unless_a_mode_says_otherwise(monkeypatch, tmp_path):
+    netrc_file = tmp_path / "netrc"  # what `wandb login` writes (there: ~/.netrc)
+    netrc_file.write_text("machine api.wandb.ai\n  login user\n  password " + "k" * 40 + "\n")
+    netrc_file.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc_file))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_BASE_URL", raising=False)
+    assert stored_login() and wandb_mode(LoggerConfig()) == "online"
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert wandb_mode(LoggerConfig()) == "offline"  # the variable still wins
+    monkeypatch.delenv("WANDB_MODE")
+    assert wandb_mode(LoggerConfig(mode="offline")) == "offline"  # and logger.mode
+    # a login for another host (a private W&B server) is not one for this host
+    monkeypatch.setenv("WANDB_BASE_URL", "https://wandb.example.org")
+    assert not stored_login() and wandb_mode(LoggerConfig()) == "offline"
+    netrc_file.write_text("machine wandb.example.org login user password secret\n")
+    assert wandb_mode(LoggerConfig()) == "online"
+    netrc_file.write_text("this is not a netrc file at all machine")
+    assert not stored_login()  # unreadable: no login, offline
+
+
+def test_run_ids_come_from_the_cell_folder(tmp_path):
+    a = run_id(tmp_path / "multirun" / "0_approach=rag")
+    assert a == run_id(tmp_path / "multirun" / "x" / ".." / "0_approach=rag")  # same folder
+    assert a != run_id(tmp_path / "multirun" / "1_approach=base")
+    assert len(a) == 16 and a.isalnum()
+
+
 def test_sweep_group():
-    assert sweep_group("multirun/2026-01-01/10-00-00") == "multirun_2026-01-01_10-00-00"
-    assert sweep_group(Path("/abs/sweep/")) == "abs_sweep"
+    assert sweep_group("multirun/2026-01-01/10-00-00", "compare") == "compare-2026-01-01-10-00-00"
+    assert sweep_group(Path("/abs/sweep/")) == "sweep-sweep"  # no experiment, own folder
+    assert sweep_group("/tmp/studies/lr", "search-lora") == "search-lora-lr"
 
 
 def test_score_table_by_hand():
@@ -304,6 +336,7 @@ def test_wandb_offline_run_records_scores_and_finishes(tmp_path, monkeypatch):
         _record(t, RESULTS, PREDICTIONS)
         assert t.run.summary["scores.f1"] == 0.5
         assert t.run.summary["cost.index_n_chunks"] == 4
+        assert not [k for k in t.run.summary.keys() if k.startswith("scores/")]  # one key each
     assert wandb.run is None
     assert json.loads((out / "results.json").read_text()) == RESULTS
 
@@ -311,7 +344,7 @@ def test_wandb_offline_run_records_scores_and_finishes(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_the_sweep_summary_run_holds_the_decision(tmp_path, monkeypatch):
     from ragft.report import build_report
-    from ragft.tracking import log_sweep_summary
+    from ragft.wandb_runs import log_sweep_summary
 
     from .report_sweeps import make_sweep
 
