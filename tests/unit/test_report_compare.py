@@ -212,3 +212,89 @@ def test_pareto_front():
     points = [(0.9, 100.0), (0.6, 10.0), (0.5, 50.0), (0.9, 200.0), (0.2, 10.0)]
     assert pareto_front(points) == [True, True, False, False, False]
     assert pareto_front([(0.5, 1.0), (0.5, 1.0)]) == [True, True]  # ties beat neither
+
+
+def test_permutation_p_for_many_pairs_is_symmetric_and_near_a_reference_sign_flip():
+    rng = np.random.default_rng(7)
+    a = rng.random(40)
+    b = a - 0.05 + rng.normal(0, 0.2, 40)
+    p = permutation_p(a, b)
+    assert p == pytest.approx(permutation_p(b, a))  # two-sided
+    d = a - b
+    flips = rng.choice([-1.0, 1.0], size=(20000, d.size))
+    reference = np.mean(np.abs((flips * d).mean(axis=1)) >= abs(d.mean()) - 1e-12)
+    assert p == pytest.approx(reference, abs=0.015)
+
+
+def test_rows_compare_on_the_questions_both_answered(tmp_path: Path):
+    rows = _sweep(tmp_path, [("rag", A, {}), ("base", B, {})])
+    base = rows[1].cells[0].dir / "predictions.jsonl"
+    lines = base.read_text().splitlines()
+    base.write_text("\n".join(lines[:6]) + "\n")  # base answered only q0..q5
+    rag, base_row = pool(load_cells(rows[0].cells[0].dir.parent))
+    c = compare(rag, base_row, "contains", axis="approach")
+    assert c.n == 6 and c.axis == "approach" and (c.a, c.b) == (rag, base_row)
+    assert c.mean == pytest.approx(np.mean(np.subtract(A[:6], B[:6])))
+    assert math.isnan(c.p_holm) and c.significant == (c.p < 0.05)  # raw p before Holm
+
+
+def test_a_0_1_metric_against_a_graded_one_gets_the_permutation_test(tmp_path: Path):
+    import json
+
+    rows = _sweep(tmp_path, [("rag", A, {}), ("base", B, {})])
+    d = rows[1].cells[0].dir / "predictions.jsonl"
+    out = []
+    for line in d.read_text().splitlines():
+        r = json.loads(line)
+        r["metrics"]["contains"] = 0.5  # graded for base only
+        out.append(json.dumps(r))
+    d.write_text("\n".join(out) + "\n")
+    rag, base = pool(load_cells(rows[0].cells[0].dir.parent))
+    c = compare(rag, base, "contains")
+    assert c.test == PERMUTATION and (c.a, c.b, c.n) == (rag, base, 10)
+    assert c.mean == pytest.approx(0.9 - 0.5)
+    assert (c.low, c.high) == nested_bootstrap_ci([np.subtract(A, 0.5)])
+
+
+def test_costs_said_the_same_and_where_only_the_other_needs_them(tmp_path: Path):
+    from ragft.report.decision import cost_phrase, warnings
+
+    rows = _sweep(tmp_path, [("finetune", A, {"train": 60.0}), ("hybrid", C, {"train": 60.0}),
+                             ("rag", B, {"latency": 0.2})])  # fmt: skip
+    ft, hybrid, rag = rows
+    assert "the same training (60 vs 60 s)" in cost_phrase(ft, hybrid)
+    assert "the same adapter (2 vs 2 MB)" in cost_phrase(ft, hybrid)
+    assert cost_phrase(rag, ft).startswith("no training where it needs 60 s; ")
+    assert "the same answer latency" in cost_phrase(ft, rag)  # 0.2 vs 0.2
+    assert warnings(ft, rag) == []  # no abstention or control scores: nothing to warn of
+
+
+def test_no_warning_when_the_best_hallucinates_and_forgets_less(tmp_path: Path):
+    from ragft.report.decision import warnings
+
+    s = new_sweep(tmp_path)
+    write_eval_cell(s, 0, "approach=rag", "rag", [1.0] * 8 + [0.0] * 2,
+                    unanswerable=[False, True], control=(0.9, 0.9))  # fmt: skip
+    write_eval_cell(s, 1, "approach=finetune", "finetune", [1.0] * 6 + [0.0] * 4,
+                    unanswerable=[False, False], control=(0.5, 0.9))  # fmt: skip
+    best, other = pool(load_cells(s))
+    assert warnings(best, other) == []
+    assert len(warnings(other, best)) == 2
+
+
+def test_the_decision_summary_and_html(tmp_path: Path):
+    rows = _sweep(tmp_path, [("base", B, {}), ("finetune", A, {})])
+    made = decision(rows, comparisons(rows, "contains"), "contains")
+    summary = made.summary()
+    assert summary["best"] == "finetune" and summary["runner_up"] == "base"
+    assert summary["best_score"] == pytest.approx(0.9)
+    assert summary["runner_up_score"] == pytest.approx(0.3)
+    assert summary["margin"] == pytest.approx(0.6)
+    assert (summary["margin_low"], summary["margin_high"]) == (made.versus.low, made.versus.high)
+    assert summary["margin_p_holm"] == made.versus.p_holm
+    assert summary["margin_significant"] == made.versus.significant
+    html = made.html()
+    assert html.startswith("<b>finetune</b> is best on <code>contains</code> (90.0%)")
+    assert "**" not in html and "`" not in html
+    only = decision(rows[1:], [], "contains")
+    assert only.summary() == {"best": "finetune", "best_score": pytest.approx(0.9)}

@@ -130,3 +130,27 @@ def test_old_cells_without_the_new_keys_still_read(tmp_path: Path):
     edit_results(a, config={**cfg, "trainer": {"learning_rate": 0.003}})
     df = table(pool(load_cells(s)))
     assert df["trainer.learning_rate"].tolist() == [0.003, 0.001]
+
+
+def test_value_text_and_is_numeric():
+    from ragft.report.axes import is_numeric, value_text
+
+    assert [value_text(v) for v in (0.001, 3e-05, 16, ["q", "v"], "rag")] == [
+        "0.001", "3e-05", "16", "q,v", "rag",
+    ]  # fmt: skip
+    assert is_numeric([1, 2.5, NA, None]) and not is_numeric([NA, None])
+    assert not is_numeric([True, False]) and not is_numeric([1, "full"])
+
+
+def test_a_rows_questions_are_keyed_by_seed(tmp_path: Path):
+    s = new_sweep(tmp_path)
+    for job, seed in enumerate((0, 1)):
+        d = write_eval_cell(s, job, f"approach=rag,seed={seed}", "rag", [1.0, 0.0],
+                            unanswerable=[True])  # fmt: skip
+        edit_results(d, config={"seed": seed})
+    (row,) = pool(load_cells(s))
+    values = row.per_question("contains")
+    assert values == {("0", "q0"): 1.0, ("0", "q1"): 0.0, ("1", "q0"): 1.0, ("1", "q1"): 0.0}
+    judged = row.per_question("abstained_or_none")  # no such metric: nothing
+    assert judged == {}
+    assert row.ci("contains") is not None and row.ci("rouge_l") is None
