@@ -73,6 +73,7 @@ class Tracker:
         if self.logger.name == "wandb":
             import wandb
 
+            mode = wandb_mode(self.logger)  # once: it may read the netrc file
             self.run = wandb.init(
                 project=self.logger.project,
                 entity=self.logger.entity,
@@ -84,7 +85,7 @@ class Tracker:
                 tags=[*self.tags, *self.logger.tags],
                 config=flatten(self.config),
                 dir=str(self.out_dir),
-                mode=wandb_mode(self.logger),
+                mode=mode,
                 reinit="finish_previous",
                 settings=wandb.Settings(quiet=True),  # no per-cell summary printout
             )
@@ -97,9 +98,9 @@ class Tracker:
                     "group": r.group,
                     "job_type": r.job_type,
                     "name": r.name,
-                    "mode": wandb_mode(self.logger),
+                    "mode": mode,
                     "dir": r.dir,
-                    "url": r.url if wandb_mode(self.logger) == "online" else None,
+                    "url": r.url if mode == "online" else None,
                 },
             )
         return self

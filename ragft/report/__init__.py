@@ -38,13 +38,13 @@ from ragft.report.axes import NA
 from ragft.report.cells import Cell, load_cells, newest_sweep
 from ragft.report.compare import Comparison, comparisons, holm, mcnemar_exact, permutation_p
 from ragft.report.compare_plots import plot_differences
-from ragft.report.decision import Decision, decision, pareto_front
+from ragft.report.decision import Decision, decision, pareto_front, ranked
 from ragft.report.eval_plots import plot_accuracy_vs_hallucination
-from ragft.report.figures import AXIS_PLOT_PREFIX, PLOT_FILES
+from ragft.report.figures import PLOT_FILES, is_axis_plot
 from ragft.report.human import export_sheet, import_sheet, read_ratings
 from ragft.report.markdown import constant_line, markdown_table, report_markdown
 from ragft.report.plots import axis_plots, plot_pareto, plot_scores, plot_vs_axis
-from ragft.report.rows import Row, pool, seeds_vary, with_score
+from ragft.report.rows import Row, pool, seeds_vary
 from ragft.report.sections import SECTION_ONLY, evaluation_sections, extra_columns
 from ragft.report.stats import KnownSplit, kappa, known_unknown, known_unknown_split, spearman
 from ragft.report.tables import COST_COLUMNS, cells_table, score_names, table
@@ -142,8 +142,8 @@ def build_report(sweep_dir: Path, out_dir: Path | None = None, metric: str | Non
     metric = sweep_metric(cells, metric)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = pool(cells)
-    ranked = sorted(with_score(rows, metric), key=lambda r: -(r.score(metric) or 0.0))
-    found = comparisons(rows, metric, also=[tuple(ranked[:2])] if len(ranked) > 1 else [])
+    top = ranked(rows, metric)[:2]  # best and runner-up: the decision's pair is always tested
+    found = comparisons(rows, metric, also=[tuple(top)] if len(top) == 2 else [])
     made = decision(rows, found, metric)
 
     ratings = read_ratings(sweep_dir)
@@ -197,8 +197,7 @@ def _plots(
     ]
     plots = [p for p in made if p is not None]
     for old in out_dir.glob("*.png"):  # a plot of an earlier, different report
-        known = old.name in (*PLOT_FILES.values(), *OLD_PLOT_FILES)
-        known = known or old.name.startswith(AXIS_PLOT_PREFIX)
+        known = old.name in (*PLOT_FILES.values(), *OLD_PLOT_FILES) or is_axis_plot(old.name)
         if known and old not in plots:
             old.unlink(missing_ok=True)
     return plots

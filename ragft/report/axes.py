@@ -19,6 +19,7 @@ An axis that does not apply to a cell's approach (`approaches.applies`) is NA th
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -206,9 +207,12 @@ def label(axes: Mapping[str, Any], varying: set[str], exclude: tuple[str, ...] =
     return " ".join(parts)
 
 
+def is_number(v: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def is_numeric(values: Sequence[Any]) -> bool:
     """Numbers only (bools are not), among the values that are known and apply."""
     known = [v for v in values if v is not None and v != NA]
-    return bool(known) and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in known
-    )
+    return bool(known) and all(is_number(v) for v in known)

@@ -77,10 +77,11 @@ def number(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
 
 
-def cost_of(row: Row, key: str) -> float | None:
-    """A row's mean cost figure; 0 training seconds and adapter MB for what does not train."""
+def cost_of(row: Row, key: str, zero: Sequence[str] = UNTRAINED_ZERO) -> float | None:
+    """A row's mean cost figure; 0 for the `zero` keys (training seconds, adapter MB) of an
+    approach that does not train."""
     value = row.cost(key)
-    if value is None and key in UNTRAINED_ZERO and row.approach in APPROACHES:
+    if value is None and key in zero and row.approach in APPROACHES:
         return None if APPROACHES[row.approach].trains else 0.0
     return value
 
@@ -121,19 +122,24 @@ def warnings(best: Row, other: Row) -> list[str]:
     return out
 
 
+def ranked(rows: Sequence[Row], metric: str) -> list[Row]:
+    """The rows with a `metric` score, best first (the first of equals in row order)."""
+    return sorted(with_score(rows, metric), key=lambda r: -(r.score(metric) or 0.0))
+
+
 def decision(rows: Sequence[Row], found: Sequence[Comparison], metric: str) -> Decision | None:
     """The decision, or None when no row has a `metric` score."""
-    ranked = sorted(with_score(rows, metric), key=lambda r: -(r.score(metric) or 0.0))
-    if not ranked:
+    ranked_rows = ranked(rows, metric)
+    if not ranked_rows:
         return None
-    best = ranked[0]
+    best = ranked_rows[0]
     score = f"{pct(best.score(metric) or 0.0)}"
     if seeds_vary(rows) and best.sd(metric) is not None:
         score += f" ± {100 * (best.sd(metric) or 0.0):.1f} over {len(best.per_seed(metric))} seeds"
-    if len(ranked) == 1:
+    if len(ranked_rows) == 1:
         text = f"**{best.label}** is the only row with a `{metric}` score ({score})."
         return Decision(metric, best, None, None, text)
-    other = ranked[1]
+    other = ranked_rows[1]
     versus = between(found, best, other)
     first = f"**{best.label}** is best on `{metric}` ({score})"
     if versus is None:

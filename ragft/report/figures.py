@@ -7,7 +7,6 @@ figure open. A PNG is written through `ragft.files.atomic_writer`: readers never
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -50,8 +49,7 @@ class Scored(Protocol):
 
 def png_path(out: Path, key: str) -> Path:
     """`out` itself when it names a .png file, else the plot's usual file in folder `out`."""
-    out = Path(out)
-    return out if out.suffix.lower() == ".png" else out / PLOT_FILES[key]
+    return _target(out, PLOT_FILES[key])
 
 
 def axis_plot_file(axis: str) -> str:
@@ -63,8 +61,12 @@ def axis_plot_file(axis: str) -> str:
 
 def axis_png_path(out: Path, axis: str) -> Path:
     """`out` itself when it names a .png file, else `axis_plot_file(axis)` in folder `out`."""
+    return _target(out, axis_plot_file(axis))
+
+
+def _target(out: Path, name: str) -> Path:
     out = Path(out)
-    return out if out.suffix.lower() == ".png" else out / axis_plot_file(axis)
+    return out if out.suffix.lower() == ".png" else out / name
 
 
 def is_axis_plot(name: str) -> bool:
@@ -140,11 +142,6 @@ def nudge(scale: str, values: Sequence[float], i: int, n: int) -> float:
         return 10 ** (0.015 * shift)
     span = (max(values) - min(values)) if values else 0.0
     return 0.008 * shift * (span or 1.0)
-
-
-def is_number(v: Any) -> bool:
-    """A finite int or float (not a bool)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def numeric_x_axis(ax: Any, values: Sequence[float], scale: str, xlabel: str) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from ragft.report.cells import Cell
 from ragft.report.compare import ALPHA, Comparison
 from ragft.report.decision import Decision
-from ragft.report.figures import AXIS_PLOT_PREFIX, PLOT_FILES
+from ragft.report.figures import PLOT_FILES, is_axis_plot
 from ragft.report.tables import SD, non_score_columns
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ def _plot_lines(plots: Sequence[Path], out_dir: Path) -> list[str]:
     for p in plots:
         key = next((k for k, f in PLOT_FILES.items() if f == p.name), "")
         caption = CAPTIONS.get(key, "")
-        if not key and p.name.startswith(AXIS_PLOT_PREFIX):
+        if not key and is_axis_plot(p.name):
             caption = "Score vs a numeric axis of the sweep, one line per other setting."
         rel = os.path.relpath(p, out_dir).replace(os.sep, "/")
         lines += [f"![{p.stem}]({rel})", "", caption, ""]

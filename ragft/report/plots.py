@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ragft.approaches import APPROACHES, RETRIEVAL, TRAINING, kind_of
-from ragft.report.axes import NA, is_numeric, label, varying_axes
-from ragft.report.decision import COSTS, pareto_front
+from ragft.approaches import RETRIEVAL, TRAINING, kind_of
+from ragft.report.axes import NA, is_number, is_numeric, label, varying_axes
+from ragft.report.decision import COSTS, cost_of, pareto_front
 from ragft.report.figures import (
     axis_png_path,
     color,
     error_bars,
-    is_number,
     new_figure,
     nudge,
     numeric_x_axis,
@@ -242,10 +241,7 @@ def cost_points(rows: Sequence[Row], key: str, spread: bool = True) -> list[tupl
     training seconds); with `spread`, [] under two rows or when every value is the same."""
     pts = []
     for r in (r for r in rows if r.ok):
-        v = r.cost(key)
-        approach = APPROACHES.get(r.approach)
-        if v is None and key == "train_seconds" and approach is not None and not approach.trains:
-            v = 0.0
+        v = cost_of(r, key, zero=("train_seconds",))  # an adapter of 0 MB is not plotted
         if v is not None:
             pts.append((r, v))
     if spread and (len(pts) < 2 or len({v for _, v in pts}) < 2):

@@ -13,7 +13,6 @@ apply to it) are one computation: the row keeps the first ok one of each seed.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ragft.metrics import nested_bootstrap_ci
-from ragft.report.axes import NA, label, varying_axes
+from ragft.report.axes import NA, is_number, label, varying_axes
 from ragft.report.cells import Cell
 
 SEED = "seed"
@@ -99,7 +98,7 @@ class Row:
         values = []
         for c in self.ok_cells:
             v = c.train_seconds if key == "train_seconds" else c.cost.figure(key)
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            if is_number(v):
                 values.append(float(v))
         return float(np.mean(values)) if values else None
 

@@ -54,7 +54,7 @@ def known_unknown_split(
     out = []
     for c in cells:
         base = by_seed.get(repr(c.axes.get("seed")), bases[0])
-        if not c.ok or c is base or (c.approach == "base" and c in by_seed.values()):
+        if not c.ok or c is base:
             continue
         known = base.per_question(metric, answerable_only=True)
         values = c.per_question(metric, answerable_only=True)
