@@ -18,6 +18,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ class Cache:
                 if verify(final):
                     return final, True
                 log.warning("cache entry %s is corrupt or incomplete; rebuilding it", final)
-                _remove(final)
+                remove(final)
             tmp = final.parent / f".tmp-{key}-{os.getpid()}-{time.time_ns()}"
             tmp.mkdir(parents=True)
             try:
@@ -104,7 +105,7 @@ class Cache:
                 write_manifest(tmp, dict(parts))
                 os.replace(tmp, final)
             except BaseException:
-                _remove(tmp)
+                remove(tmp)
                 raise
         return final, False
 
@@ -134,8 +135,41 @@ def verify(folder: Path) -> bool:
     return True
 
 
-def _remove(path: Path) -> None:
-    # Rename first so a reader never sees a half-deleted entry under the final name.
+@dataclass(frozen=True)
+class Entry:
+    """One cache entry as `ragft cache ls` shows it."""
+
+    kind: str
+    key: str
+    path: Path
+    size_bytes: int
+    created: float  # the manifest's time; the folder's mtime when it has none
+
+
+def entries(root: Path, kind: str | None = None) -> list[Entry]:
+    """Every finished entry under `root` (of `kind`), oldest first; building and trash
+    folders (dot-names) are left out."""
+    found = []
+    for kind_dir in sorted(p for p in root.glob(kind or "*") if p.is_dir()):
+        for path in sorted(p for p in kind_dir.iterdir() if p.is_dir()):
+            if path.name.startswith("."):
+                continue
+            try:
+                created = float(json.loads((path / MANIFEST).read_text())["created"])
+            except (OSError, ValueError, KeyError, TypeError):
+                created = path.stat().st_mtime
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            found.append(Entry(kind_dir.name, path.name, path, size, created))
+    return sorted(found, key=lambda e: e.created)
+
+
+def leftovers(root: Path) -> list[Path]:
+    """Folders a killed build or removal left behind (`.tmp-*`, `.trash-*`)."""
+    return sorted(p for p in root.glob("*/.*") if p.is_dir() and p.name[:5] in (".tmp-", ".tras"))
+
+
+def remove(path: Path) -> None:
+    """Remove an entry folder: renamed first, so no reader sees it half-deleted."""
     trash = path.parent / f".trash-{path.name}-{os.getpid()}-{time.time_ns()}"
     try:
         os.replace(path, trash)

@@ -42,6 +42,25 @@ class Place:
     name: str  # the override string that makes this cell different (its W&B run name)
     group: str  # W&B group: logger.group, else "<experiment>-<date>-<time>", else "single"
     in_sweep: bool
+    # {group: option} where the chosen option's file name is not the `name` it sets: a
+    # user's own option (`--config-dir`) that builds on a shipped one keeps its own label
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+LABELLED = ("model", "data", "quant", "retriever", "prompt", "lora", "trainer", "judge")
+
+
+def labels(cfg: DictConfig, choices: Any) -> dict[str, str]:
+    """The config groups whose chosen option (Hydra's runtime choice) differs from the
+    `name` its YAML sets, e.g. {"retriever": "my-dense"} for a my-dense.yaml on dense."""
+    out = {}
+    for group in LABELLED:
+        choice = (choices or {}).get(group)
+        slot = "metrics.judge" if group == "judge" else group
+        name = OmegaConf.select(cfg, f"{slot}.name", default=None)
+        if choice and name is not None and str(choice) != str(name):
+            out[group] = str(choice)
+    return out
 
 
 def place(cfg: DictConfig, hc: Any) -> Place:
@@ -53,7 +72,8 @@ def place(cfg: DictConfig, hc: Any) -> Place:
         experiment = (getattr(hc.runtime, "choices", None) or {}).get("experiment")
         group = wandb_runs.sweep_group(hc.sweep.dir, experiment) if in_sweep else "single"
     name = hc.job.override_dirname or "default"
-    return Place(Path(hc.runtime.output_dir), name, group, in_sweep)
+    own = labels(cfg, getattr(hc.runtime, "choices", None))
+    return Place(Path(hc.runtime.output_dir), name, group, in_sweep, own)
 
 
 def identity(run: RunConfig, dataset: Dataset) -> dict[str, Any]:
@@ -65,12 +85,16 @@ def identity(run: RunConfig, dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def resolved(cfg: DictConfig) -> dict[str, Any]:
-    """The config with every interpolation resolved (the failing one left as written)."""
+def resolved(cfg: DictConfig, where: Place | None = None) -> dict[str, Any]:
+    """The config with every interpolation resolved (the failing one left as written), plus
+    `labels` (the user's own option names, `Place.labels`) when there are any."""
     try:
-        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+        out: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     except Exception:  # noqa: BLE001 - the config itself may be what failed
-        return OmegaConf.to_container(cfg, resolve=False)  # type: ignore[return-value]
+        out = OmegaConf.to_container(cfg, resolve=False)  # type: ignore[assignment]
+    if where is not None and where.labels:
+        out["labels"] = dict(where.labels)
+    return out
 
 
 def tracker(run: RunConfig, where: Place, config: dict, tags: list[str], active: bool = True):
@@ -87,12 +111,15 @@ def tracker(run: RunConfig, where: Place, config: dict, tags: list[str], active:
     )
 
 
-def tags(run: RunConfig) -> list[str]:
+def tags(run: RunConfig, own: dict[str, str] | None = None) -> list[str]:
+    """W&B tags: each group's option, by the user's own label where it has one."""
+    own = own or {}
+    retriever = own.get("retriever", run.retriever.name) if run.approach.retrieves else "none"
     return [
-        f"model:{run.model.name}",
-        f"quant:{run.quant.name}",
-        f"retriever:{run.retriever.name if run.approach.retrieves else 'none'}",
-        f"lora:{run.lora.name}" if run.approach.trains else "untrained",
+        f"model:{own.get('model', run.model.name)}",
+        f"quant:{own.get('quant', run.quant.name)}",
+        f"retriever:{retriever}",
+        f"lora:{own.get('lora', run.lora.name)}" if run.approach.trains else "untrained",
     ]
 
 
@@ -143,7 +170,11 @@ def finish(
     """
     adapter_entry = Path(result.adapter_entry) if result.adapter_entry else None
     if adapter_entry is not None and adapter_entry.is_dir():
-        adapter = tracker.save_adapter(adapter_entry, full_model=run.lora.name == "none")
+        train = result.cost.train  # a reused adapter is used (W&B lineage), not logged again
+        reused = result.reused_cell is not None or bool(train and train.train_cache_hit)
+        adapter = tracker.save_adapter(
+            adapter_entry, full_model=run.lora.name == "none", reused=reused
+        )
         result = dataclasses.replace(result, adapter=str(adapter))
     tracker.record(result, rows, control)
     if result.reused_cell:
@@ -176,7 +207,7 @@ def replay(entry: Path, cfg: DictConfig, run: RunConfig, where: Place, elapsed: 
     cached = CellResult.from_json(json.loads((entry / "results.json").read_text()))
     rows = _jsonl(entry / "predictions.jsonl")
     control = _jsonl(entry / "control.jsonl") if (entry / "control.jsonl").is_file() else None
-    config = resolved(cfg)
+    config = resolved(cfg, where)
     result = dataclasses.replace(
         cached,
         name=where.name,
@@ -202,7 +233,7 @@ def record_failure(cfg: DictConfig, where: Place, error: BaseException) -> None:
         status="failed",
         name=where.name,
         approach=OmegaConf.select(cfg, "approach.name"),
-        config=resolved(cfg),
+        config=resolved(cfg, where),
         error=f"{type(error).__name__}: {error}",
     )
     tracking.write_results(where.out_dir, result)

@@ -41,6 +41,7 @@ JUDGE_BACKENDS = ("none", "hf", "openai")  # conf/judge/
 LOGGER_NAMES = ("none", "wandb")  # conf/logger/
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 EVAL_SPLITS = ("heldout", "seen")
+EVALUATE_ON = ("eval", "validation")  # data.evaluate_on
 OBJECTIVES = ("qa", "cpt", "qa+cpt")
 WANDB_MODES = ("offline", "online", "disabled")
 
@@ -138,6 +139,10 @@ class DataConfig:
     eval_fraction: float = 0.2  # user data without a "split" field: share held out for eval
     max_eval: Optional[int] = None  # cap the eval set (quick runs)
     n_unanswerable: int = 0  # fictional-kb: eval questions about people not in the KB
+    # eval | validation: score a seeded share of the training questions, held out of training
+    # (hyperparameter search tunes on it, never on the eval questions)
+    evaluate_on: str = "eval"
+    validation_fraction: float = 0.25
 
 
 @dataclass

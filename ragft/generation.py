@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from tqdm.auto import tqdm
 
+from ragft.progress import bar as progress_bar
 from ragft.prompting import extract_answer
 from ragft.records import GenerationStats
 from ragft.types import Passage, Prediction, QAExample
@@ -48,7 +48,7 @@ def generate(
     eos = _stop_ids(tokenizer)
     t0 = time.perf_counter()
     total_new = 0
-    bar = tqdm(total=len(prompts), desc="generate", unit="q", disable=not progress)
+    bar = progress_bar(len(prompts), "generate", "q", disable=not progress)
     start = 0
     while start < len(order):
         idx = order[start : start + batch_size]

@@ -30,12 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from ragft.cache import hash_key
 from ragft.config import JudgeConfig, ModelConfig
 from ragft.llm import Backend, Reply, Request
 from ragft.llm.journal import Journal
+from ragft.progress import bar as progress_bar
 
 FORMAT = 1  # bump when the judge's requests change for the same config
 EXPLANATION_CHARS = 300  # the schema's maxLength, and what `rating_of` keeps of prose
@@ -194,7 +193,7 @@ def judge(
     journal, backend = Journal(journal_path), _Lazy(make_backend)
     verdict: dict[JudgeItem, tuple[int | None, str, int]] = {}
     sent = resumed = tokens_in = tokens_out = 0
-    bar = tqdm(total=len(unique), desc="judge", unit="answer", disable=not progress)
+    bar = progress_bar(len(unique), "judge", "answer", disable=not progress)
     pending = unique
     for attempt in range(max(1, cfg.max_attempts)):
         if not pending:

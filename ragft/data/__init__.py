@@ -9,6 +9,7 @@ from collections.abc import Callable
 from ragft.config import ApproachConfig, DataConfig
 from ragft.data import fictional_kb, qa
 from ragft.data.corpus import load_corpus
+from ragft.data.validation import validation_split
 from ragft.errors import ConfigError
 from ragft.types import Dataset, Document
 
@@ -50,10 +51,15 @@ LOADERS: dict[str, Callable[[DataConfig, Generate | None], Dataset]] = {
 def load(cfg: DataConfig, generate: Generate | None = None) -> Dataset:
     """Build the dataset that `cfg.name` names; keep the first `cfg.max_eval` eval examples.
 
+    With `cfg.evaluate_on == "validation"` the eval set is a seeded share of the training
+    questions, held out of training (`validation_split`); the eval questions are not used.
+
     `cfg` has passed `ragft.validation` (a known name, a path that exists). `generate` is the
     generation stage data=generated calls with the documents.
     """
     ds = LOADERS[cfg.name](cfg, generate)
+    if cfg.evaluate_on == "validation":
+        ds = validation_split(ds, cfg.validation_fraction, cfg.seed)
     if cfg.max_eval is not None:
         ds = dataclasses.replace(ds, eval=ds.eval[: cfg.max_eval])
     return ds

@@ -14,14 +14,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from tqdm.auto import tqdm
-
 from ragft.config import DatagenConfig
 from ragft.datagen import extractive, prompts
 from ragft.datagen.prompts import Record
 from ragft.llm import Backend, Reply, Request
 from ragft.llm.journal import Journal
 from ragft.metrics import normalize_answer
+from ragft.progress import bar as progress_bar
 from ragft.types import Chunk, Document
 
 
@@ -55,8 +54,7 @@ class Asker:
         if not requests:
             return []
         t0 = time.perf_counter()
-        bar = tqdm(total=len(requests), desc=f"datagen {step}", unit="req",
-                   disable=not self.progress)  # fmt: skip
+        bar = progress_bar(len(requests), f"datagen {step}", "req", disable=not self.progress)
         replies, sent, resumed = self.journal.complete(
             self.backend, requests, lambda i, r: bar.update(1)
         )

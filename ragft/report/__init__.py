@@ -22,6 +22,7 @@ through `CellResult`) and `predictions.jsonl`. The parts, in the order a report 
     markdown   report.md (tables through DataFrame.to_markdown)
     sections   report.md's evaluation sections and the CSV columns for them
     human      the blinded rating sheet out, its ratings in (scripts/human_eval.py)
+    search     a hyperparameter search's trials and its best trial's eval score
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from ragft.report.human import export_sheet, import_sheet, read_ratings
 from ragft.report.markdown import constant_line, markdown_table, report_markdown
 from ragft.report.plots import axis_plots, plot_pareto, plot_scores, plot_vs_axis
 from ragft.report.rows import Row, pool, seeds_vary
+from ragft.report.search import read_search, search_lines, tuning_rows
 from ragft.report.sections import SECTION_ONLY, evaluation_sections, extra_columns
 from ragft.report.stats import KnownSplit, kappa, known_unknown, known_unknown_split, spearman
 from ragft.report.tables import COST_COLUMNS, cells_table, score_names, table
@@ -142,9 +144,11 @@ def build_report(sweep_dir: Path, out_dir: Path | None = None, metric: str | Non
     metric = sweep_metric(cells, metric)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = pool(cells)
-    top = ranked(rows, metric)[:2]  # best and runner-up: the decision's pair is always tested
-    found = comparisons(rows, metric, also=[tuple(top)] if len(top) == 2 else [])
-    made = decision(rows, found, metric)
+    searched = read_search(sweep_dir)  # a search decides among its trials, not the eval row
+    among = tuning_rows(rows) if searched else rows
+    top = ranked(among, metric)[:2]  # best and runner-up: the decision's pair is always tested
+    found = comparisons(among, metric, also=[tuple(top)] if len(top) == 2 else [])
+    made = decision(among, found, metric)
 
     ratings = read_ratings(sweep_dir)
     extra = extra_columns(cells, metric, ratings)
@@ -162,7 +166,8 @@ def build_report(sweep_dir: Path, out_dir: Path | None = None, metric: str | Non
     has_plot = any(p.name == PLOT_FILES["abstention"] for p in plots)
     sections = evaluation_sections(cells, metric, ratings, has_plot)
     text = report_markdown(sweep_dir, cells, metric, md_table, made, found, plots, out_dir,
-                           sections, pooled=seeds_vary(rows))  # fmt: skip
+                           sections, pooled=seeds_vary(rows),
+                           lead=search_lines(searched, metric) if searched else ())  # fmt: skip
     md_path = out_dir / "report.md"
     atomic_write_text(md_path, text)
     return Report(

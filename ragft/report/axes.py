@@ -41,7 +41,7 @@ CONFIG_KEYS = {
 }
 # Keys the known axes read (so they are no second axis) and keys that never change a result.
 _READ = frozenset({"approach.name", "lora.name", "lora.r", *CONFIG_KEYS.values()})
-_NEVER = ("logger.", "cache.")
+_NEVER = ("logger.", "cache.", "labels.")  # labels.*: read as the group axes' values
 # A key naming a config group's choice: what it decides needs no column of its own.
 _GROUP_LEAVES = ("name", "backend")
 
@@ -109,7 +109,10 @@ def _known_value(cfg: Mapping[str, Any], axis: str, approach: str) -> Any:
         return approach if approach != "?" else None
     if axis == "lora":  # the rank, or "full" without an adapter (every weight trained)
         return "full" if get(cfg, "lora.name") == "none" else get(cfg, "lora.r")
-    return get(cfg, CONFIG_KEYS[axis])
+    key = CONFIG_KEYS[axis]
+    if key.endswith(".name"):  # a user's own option shows by its own name (cell.labels)
+        return get(cfg, f"labels.{key.split('.')[0]}") or get(cfg, key)
+    return get(cfg, key)
 
 
 def _value(cfg: Mapping[str, Any], flat: Mapping[str, Any], axis: str, approach: str) -> Any:

@@ -170,9 +170,11 @@ def report_markdown(
     out_dir: Path,
     sections: Sequence[str] = (),
     pooled: bool = False,
+    lead: Sequence[str] = (),
 ) -> str:
     """The whole report.md; `md_table` is markdown_table's table (with its constant line),
-    `sections` the lines of the evaluation sections, put after the comparisons."""
+    `sections` the lines of the evaluation sections, put after the comparisons, `lead` those
+    of a search, put first."""
     n_ok = sum(c.ok for c in cells)
     bad = [c for c in cells if not c.ok]
     n_failed = sum(c.status == "failed" for c in cells)
@@ -183,6 +185,7 @@ def report_markdown(
         f"Cells: {len(cells)} ({n_ok} ok, {n_failed} failed, {len(bad) - n_failed} missing). "
         f"Primary metric: `{metric}`.",
         "",
+        *lead,
         *decision_lines(made, plots, out_dir),
         "## Results",
         "",

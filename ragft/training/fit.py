@@ -17,6 +17,7 @@ from ragft.training.adapters import attach_adapter, save_trained
 from ragft.training.batches import SupervisedDataModule
 from ragft.training.launch import cluster_plugins, strategy_for
 from ragft.training.module import CausalLMModule
+from ragft.training.monitors import callbacks as own_callbacks
 from ragft.training.specs import TrainSpec
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def _trainer(
         max_steps=f.max_steps,
         accumulate_grad_batches=f.accumulate_grad_batches,
         gradient_clip_val=f.gradient_clip_val or None,
-        callbacks=[checkpoint, pl.callbacks.TQDMProgressBar(refresh_rate=1), *(callbacks or [])],
+        callbacks=[checkpoint, *own_callbacks(bool(loggers)), *(callbacks or [])],
         logger=loggers or False,
         log_every_n_steps=1,
         enable_model_summary=False,

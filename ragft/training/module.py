@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 
 from ragft.training.batches import IGNORE
+from ragft.training.monitors import LR_NAME
 
 
 def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -57,6 +58,7 @@ class CausalLMModule(pl.LightningModule):
         self.strict_loading = False  # checkpoints hold only the trainable weights
         self.losses: list[float] = []
         self.tokens_seen = 0
+        self.flops_per_batch: int | None = None  # unknown: ThroughputMonitor reports no MFU
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = answer_loss(self.model, batch)
@@ -77,7 +79,9 @@ class CausalLMModule(pl.LightningModule):
         opt = torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=self.weight_decay)
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         sched = get_cosine_schedule_with_warmup(opt, int(self.warmup_ratio * total), total)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        # the name is the key LearningRateMonitor logs the rate under
+        scheduler = {"scheduler": sched, "interval": "step", "name": LR_NAME}
+        return {"optimizer": opt, "lr_scheduler": scheduler}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         keep = {f"model.{n}" for n, p in self.model.named_parameters() if p.requires_grad}

@@ -10,6 +10,7 @@ from ragft.config import (
     ANSWER_METRICS,
     DATA_NAMES,
     EVAL_SPLITS,
+    EVALUATE_ON,
     METRICS_NAMES,
     RETRIEVAL_METRICS,
     RETRIEVER_NAMES,
@@ -93,6 +94,9 @@ def data_rule(run: RunConfig, approach: Approach | None) -> Problems:
     d = run.data
     p = one_of("data", d.name, DATA_NAMES)
     p += one_of("data.eval_split", d.eval_split, EVAL_SPLITS)
+    p += one_of("data.evaluate_on", d.evaluate_on, EVALUATE_ON)
+    p += check(0.0 < d.validation_fraction < 1.0, "data.validation_fraction",
+               d.validation_fraction, "in (0, 1)")  # fmt: skip
     p += seed_range("data.seed", d.seed)
     if d.name in USER_DATA:
         if not d.path:

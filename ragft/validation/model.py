@@ -45,8 +45,8 @@ def model_rule(run: RunConfig, approach: Approach | None) -> Problems:
         if not m.package:
             why = "the module that ships it" if m.source == "package-gguf" else "its tokenizer"
             p.append(f"model.source={m.source} needs model.package ({why})")
-        else:
-            p += _package_model_problems(m.package, m.gguf_file)
+        elif m.source == "package-gguf" or importlib.util.find_spec(m.package) is not None:
+            p += _package_model_problems(m.package, m.gguf_file)  # tiny: else the fallback
     if m.source == "hf":
         if not m.path:
             p.append("model.source=hf needs model.path=<local directory or hub id>")

@@ -24,7 +24,7 @@ from ragft.errors import ConfigError
 
 from ..helpers import ROOT
 
-CONF = ROOT / "conf"
+CONF = ROOT / "ragft" / "conf"
 SPECIAL = ("experiment", "hydra")  # experiments are sweeps; hydra/* configures Hydra itself
 
 
@@ -153,12 +153,22 @@ def test_the_slurm_ddp_launcher_takes_its_tasks_from_the_trainer(hydra_conf):
 
 
 def _axes(params: dict) -> list[list[str]]:
-    """One list of `key=value` overrides per swept key (a single value is a one-point axis)."""
+    """One list of `key=value` overrides per swept key (a single value is a one-point axis;
+    a search's interval, its two ends)."""
+    from hydra.core.override_parser.types import IntervalSweep
+
     parser = OverridesParser.create()
     axes = []
     for key, value in params.items():
         override = parser.parse_override(f"{key}={value}")
-        values = list(override.sweep_string_iterator()) if override.is_sweep_override() else [value]
+        sweep = override.value()
+        if isinstance(sweep, IntervalSweep):
+            cast = int if "int" in sweep.tags else float
+            values = [cast(sweep.start), cast(sweep.end)]
+        elif override.is_sweep_override():
+            values = list(override.sweep_string_iterator())
+        else:
+            values = [value]
         axes.append([f"{key}={v}" for v in values])
     return axes
 

@@ -18,7 +18,7 @@ from ragft.errors import ConfigError
 from ragft.validation import validate
 
 ROOT = Path(__file__).resolve().parents[2]
-CONF = ROOT / "conf"
+CONF = ROOT / "ragft" / "conf"
 
 
 def make(**keys: object) -> RunConfig:

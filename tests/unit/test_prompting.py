@@ -294,7 +294,7 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from ragft.config import PromptConfig, Shot  # noqa: E402
 
-PROMPT_DIR = Path(__file__).resolve().parents[2] / "conf" / "prompt"
+PROMPT_DIR = Path(__file__).resolve().parents[2] / "ragft" / "conf" / "prompt"
 ABSTAIN_WITH_CONTEXT = "If the answer is not in the context, answer exactly: I don't know."
 ABSTAIN_CLOSED_BOOK = "If you do not know the answer, answer exactly: I don't know."
 

@@ -15,7 +15,7 @@ from ..helpers import ROOT
 
 
 def _experiment_params(name: str) -> dict:
-    cfg = OmegaConf.load(ROOT / "conf" / "experiment" / f"{name}.yaml")
+    cfg = OmegaConf.load(ROOT / "ragft" / "conf" / "experiment" / f"{name}.yaml")
     return OmegaConf.to_container(cfg.hydra.sweeper.params)
 
 

@@ -17,7 +17,7 @@ from ragft import files, provenance, tracking
 from ragft.config import LoggerConfig
 from ragft.provenance import git_sha
 from ragft.records import CellResult
-from ragft.tracking import Tracker, flatten, score_table
+from ragft.tracking import Tracker, flatten, score_intervals, score_table
 from ragft.wandb_runs import run_id, stored_login, sweep_group, wandb_mode
 
 CONFIG = {"approach": {"name": "rag"}, "retriever": {"name": "bm25", "k": 3}, "seed": 0}
@@ -83,6 +83,19 @@ def test_flatten_joins_nested_keys_with_dots_and_lists_with_commas():
     nested = {"a": {"b": 1, "c": {"d": "x"}}, "l": [1, "two"], "t": (3,), "n": None, "e": {}}
     assert flatten(nested) == {"a.b": 1, "a.c.d": "x", "l": "1,two", "t": "3", "n": None}
     assert flatten({"x": 1}, prefix="cfg.") == {"cfg.x": 1}
+
+
+def test_score_intervals_are_the_bootstrap_ci_of_each_scores_per_question_values():
+    rows = [{"metrics": {"f1": 1.0, "contains": 1.0}}, {"metrics": {"f1": 1.0, "contains": None}},
+            {"metrics": {"f1": 1.0}}, {"metrics": {}}, {}]  # fmt: skip
+    got = score_intervals({"f1": 1.0, "contains": 1.0, "crag": 0.2}, rows)
+    # all ones: every resample's mean is 1; None and absent values are not questions
+    assert got == {"f1_ci_low": 1.0, "f1_ci_high": 1.0,
+                   "contains_ci_low": 1.0, "contains_ci_high": 1.0}  # fmt: skip
+    halves = [{"metrics": {"em": float(i % 2)}} for i in range(200)]
+    low, high = score_intervals({"em": 0.5}, halves).values()
+    assert 0.4 < low < 0.5 < high < 0.6  # about 0.5 +- 1.96 * sqrt(0.25 / 200) = 0.069
+    assert score_intervals({}, halves) == {} and score_intervals({"em": 0.5}, []) == {}
 
 
 def test_wandb_mode_precedence(monkeypatch, tmp_path):
@@ -336,6 +349,10 @@ def test_wandb_offline_run_records_scores_and_finishes(tmp_path, monkeypatch):
         _record(t, RESULTS, PREDICTIONS)
         assert t.run.summary["scores.f1"] == 0.5
         assert t.run.summary["cost.index_n_chunks"] == 4
+        # exact_match is 1 and 0 on the two questions: its bootstrap CI spans both
+        assert t.run.summary["scores.exact_match_ci_low"] == 0.0
+        assert t.run.summary["scores.exact_match_ci_high"] == 1.0
+        assert "scores.f1_ci_low" not in t.run.summary.keys()  # no per-question f1 values
         assert not [k for k in t.run.summary.keys() if k.startswith("scores/")]  # one key each
     assert wandb.run is None
     assert json.loads((out / "results.json").read_text()) == RESULTS
@@ -362,4 +379,5 @@ def test_the_sweep_summary_run_holds_the_decision(tmp_path, monkeypatch):
     for key in ("margin_p_holm", "margin_significant", "runner_up_score", "decision"):
         assert key.encode() in blob
     assert b'"hybrid r=16 bm25"' in blob and b"pairwise" in blob and b"comparison" in blob
+    assert b"vs_reference" in blob  # each cell's difference from the base row, as a table
     assert rep.verdict.html().startswith("<b>hybrid r=16 bm25</b> is best on <code>contains")

@@ -92,7 +92,7 @@ def test_slurm_preset_gives_one_task_per_gpu_on_every_node():
     from ..helpers import ROOT
 
     config.register()
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "ragft" / "conf")):
         cfg = compose(
             config_name="config",
             overrides=[
