@@ -115,6 +115,9 @@ def open_study(sweep_dir: Path, name: str, storage: str | None, direction: str, 
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         study.enqueue_trial(trial.params, skip_if_exists=False)
         log.info("search: trial %d was interrupted; asking its settings again", trial.number)
+    # a resumed study's sampler continues from another seed: the same seed would propose the
+    # first trials' settings again
+    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
     return study
 
 

@@ -23,7 +23,7 @@ from ragft.files import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from ragft.metrics import bootstrap_ci, metric_sort_key
 from ragft.records import CellResult
 from ragft.types import Prediction
-from ragft.wandb_runs import log_adapter, predictions_table, run_id, wandb_mode
+from ragft.wandb_runs import cell_run_id, log_adapter, predictions_table, wandb_mode
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class Tracker:
                 group=self.group,
                 job_type=self.job_type,
                 name=self.name,
-                id=run_id(self.out_dir),  # one run per cell folder: a re-run updates it
+                id=cell_run_id(self.out_dir),  # one run per cell folder: a re-run updates it
                 resume="allow",
                 tags=[*self.tags, *self.logger.tags],
                 config=flatten(self.config),

@@ -58,6 +58,14 @@ def run_id(folder: Path) -> str:
     return hashlib.sha256(str(Path(folder).resolve()).encode()).hexdigest()[:16]
 
 
+def cell_run_id(folder: Path) -> str:
+    """A cell's run id: `run_id(folder)`, except under a W&B sweep agent, whose run the agent
+    has named already ($WANDB_SWEEP_ID and $WANDB_RUN_ID): that run is the sweep's trial."""
+    if os.environ.get("WANDB_SWEEP_ID") and os.environ.get("WANDB_RUN_ID"):
+        return os.environ["WANDB_RUN_ID"]
+    return run_id(folder)
+
+
 def sweep_group(sweep_dir: str | Path, experiment: str | None = None) -> str:
     """The W&B group of a sweep's cells and of its summary run: "compare-2026-11-22-14-50-00"
     (the experiment, then the sweep's date and time from Hydra's default folder layout, or

@@ -22,6 +22,19 @@ from ..helpers import ROOT, TINY, run_py
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+
+def assert_same_scores(got: dict, swept_results: dict) -> None:
+    """The same answers, so the same string scores exactly; `semantic` (an embedding cosine)
+    within float noise: the embedder's matmuls sum in another order under another thread
+    count (a rank process after gloo training vs the sweep's process)."""
+    want = swept_results["scores"]
+    assert set(got) == set(want)
+    assert {k: v for k, v in got.items() if k != "semantic"} == {
+        k: v for k, v in want.items() if k != "semantic"
+    }
+    assert got.get("semantic") == pytest.approx(want.get("semantic"), abs=1e-6)
+
+
 DDP = ("trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp")
 # Enough training that the answers are not all empty: a seen phrasing, full fine-tuning.
 SMALL = (
@@ -153,7 +166,7 @@ def test_single_run_two_processes_from_scratch_gives_the_same_adapter(sweep, tmp
     swept = cells(sweep)["finetune"]
     mine = res.out_dir / "adapter" / "model.safetensors"
     assert mine.read_bytes() == (swept / "adapter" / "model.safetensors").read_bytes()
-    assert res.results["scores"] == json.loads((swept / "results.json").read_text())["scores"]
+    assert_same_scores(res.results["scores"], json.loads((swept / "results.json").read_text()))
     assert len(res.predictions) == res.results["n_eval"]
 
 
@@ -201,7 +214,7 @@ def test_slurm_tasks_train_together_and_only_rank_0_writes(sweep, tmp_path):
     assert (out / "adapter" / "model.safetensors").read_bytes() == (
         swept / "adapter" / "model.safetensors"
     ).read_bytes()
-    assert results["scores"] == json.loads((swept / "results.json").read_text())["scores"]
+    assert_same_scores(results["scores"], json.loads((swept / "results.json").read_text()))
 
 
 def test_a_second_slurm_rank_of_a_cell_that_does_not_train_writes_nothing(tmp_path):

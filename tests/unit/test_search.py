@@ -81,6 +81,10 @@ def test_open_study_resumes_and_asks_an_interrupted_trial_again(tmp_path):
     asked = []
     search.run_trials(again, _space(), 3, 1, lambda jobs, first: asked.append(jobs[0]) or [0.2])
     assert asked == [["model=tiny-llama", *search.overrides_of(running.params)]]
+    resumed = search.open_study(tmp_path, "s", None, "maximize", seed=0)
+    search.run_trials(resumed, _space(), 4, 1, lambda jobs, first: [0.3])
+    firsts = [t.params for t in study.trials[:2]]
+    assert resumed.trials[-1].params not in firsts  # not the first proposals once more
 
 
 def test_evaluate_best_scores_the_best_settings_once_on_eval(tmp_path):

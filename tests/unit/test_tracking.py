@@ -141,6 +141,17 @@ def test_run_ids_come_from_the_cell_folder(tmp_path):
     assert len(a) == 16 and a.isalnum()
 
 
+def test_a_wandb_sweep_agent_names_the_cell_run(tmp_path, monkeypatch):
+    from ragft.wandb_runs import cell_run_id
+
+    folder = tmp_path / "0_approach=rag"
+    monkeypatch.delenv("WANDB_SWEEP_ID", raising=False)
+    monkeypatch.setenv("WANDB_RUN_ID", "agentrun1")
+    assert cell_run_id(folder) == run_id(folder)  # a run id alone is no agent
+    monkeypatch.setenv("WANDB_SWEEP_ID", "sweep9")
+    assert cell_run_id(folder) == "agentrun1"
+
+
 def test_sweep_group():
     assert sweep_group("multirun/2026-01-01/10-00-00", "compare") == "compare-2026-01-01-10-00-00"
     assert sweep_group(Path("/abs/sweep/")) == "sweep-sweep"  # no experiment, own folder
