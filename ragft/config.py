@@ -92,7 +92,7 @@ class ModelConfig:
     dtype: str = "float32"
     chat_template: bool = True  # wrap prompts in the tokenizer's chat template if it has one
     system_prompt: Optional[str] = None  # None keeps the template's own default
-    max_input_tokens: int = 1024  # prompts are cut from the left beyond this
+    max_input_tokens: int = 1024  # passages give way beyond this (lowest-ranked first)
     trust_remote_code: bool = False
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from ragft.prompting import extract_answer
 from ragft.records import GenerationStats
 from ragft.types import Passage, Prediction, QAExample
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Generated:
@@ -22,16 +25,10 @@ class Generated:
 
 
 def generate(
-    model,
-    tokenizer,
-    prompts: Sequence[str],
-    *,
-    max_new_tokens: int,
-    batch_size: int,
-    max_input_tokens: int,
-    progress: bool = True,
-    constrain: Callable[[list[int]], list] | None = None,
-) -> tuple[list[Generated], GenerationStats]:
+    model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int,
+    max_input_tokens: int, progress: bool = True,
+    constrain: Callable[[list[int]], list] | None = None, first_line: bool = False,
+) -> tuple[list[Generated], GenerationStats]:  # fmt: skip
     """Greedy-decode every prompt; return outputs in prompt order and cost figures.
 
     Prompts are sorted by length so each batch pads little; the chat template already holds
@@ -39,25 +36,25 @@ def generate(
     per batch as its free memory holds (16 on the CPU); a batch that runs out of GPU memory
     is retried at half the size. `constrain(stop_ids)`, when given, makes the logits
     processors of one batch (fresh per batch: constrained decoders keep state per row).
+    `first_line=True` stops a row at the end of its first non-empty line, where only that
+    line is kept (`extract_answer`): no tokens are generated to be thrown away.
     """
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     results: list[Generated | None] = [None] * len(prompts)
     if batch_size == 0:
         batch_size = auto_batch_size(model, tokenizer, prompts, max_new_tokens, max_input_tokens)
-    first_batch_size = batch_size
-    eos = _stop_ids(tokenizer)
+    first_batch_size, eos, total_new, start = batch_size, _stop_ids(tokenizer, model), 0, 0
     t0 = time.perf_counter()
-    total_new = 0
     bar = progress_bar(len(prompts), "generate", "q", disable=not progress)
-    start = 0
     while start < len(order):
         idx = order[start : start + batch_size]
         texts = [prompts[i] for i in idx]
         try:
             processors = constrain(eos) if constrain is not None else None
             done = _generate_batch(
-                model, tokenizer, texts, eos, max_new_tokens, max_input_tokens, processors
-            )
+                model, tokenizer, texts, eos, max_new_tokens, max_input_tokens, processors,
+                first_line,
+            )  # fmt: skip
         except torch.cuda.OutOfMemoryError:
             if batch_size == 1:
                 raise
@@ -91,8 +88,10 @@ def _generate_batch(
     max_new_tokens: int,
     max_input_tokens: int,
     logits_processors: list | None = None,
+    first_line: bool = False,
 ) -> list[Generated]:
-    """Greedy-decode one left-padded batch; each output cut at its first stop token."""
+    """Greedy-decode one left-padded batch; each output cut at its first stop token (and,
+    with `first_line`, ended after its first non-empty line)."""
     device = next(model.parameters()).device
     batch = tokenizer(
         texts,
@@ -111,6 +110,7 @@ def _generate_batch(
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=eos,
             **({"logits_processor": logits_processors} if logits_processors else {}),
+            **({"stopping_criteria": [FirstLineStop(tokenizer, len(texts))]} if first_line else {}),
         )
     new = out[:, batch["input_ids"].shape[1] :]
     done = []
@@ -127,24 +127,22 @@ def predictions(
     prompts: Sequence[str],
     outputs: Sequence[Generated],
     passages: Sequence[Sequence[Passage]],
+    cut: Sequence[int] | None = None,
 ) -> list[Prediction]:
-    """Each eval example with its prompt, its answer (the output's first line) and passages."""
+    """Each eval example with its prompt, its answer (the output's first line), its passages
+    as retrieved and how many of them were cut to fit the prompt budget."""
+    cut = cut if cut is not None else [0] * len(examples)
     return [
-        Prediction(
-            example=ex,
-            prompt=p,
-            answer=extract_answer(o.text),
-            passages=tuple(h),
-            new_tokens=o.new_tokens,
-        )
-        for ex, p, o, h in zip(examples, prompts, outputs, passages, strict=True)
-    ]
+        Prediction(example=ex, prompt=p, answer=extract_answer(o.text), passages=tuple(h),
+                   new_tokens=o.new_tokens, cut_passages=c)
+        for ex, p, o, h, c in zip(examples, prompts, outputs, passages, cut, strict=True)
+    ]  # fmt: skip
 
 
 def answer(
     model,
     tokenizer,
-    prompt: Callable[[str, Sequence[Passage]], str],
+    prompt: Callable[[str, Sequence[Passage], int], tuple[str, int]],
     examples: Sequence[QAExample],
     hits: Sequence[Sequence[Passage]],
     *,
@@ -153,13 +151,25 @@ def answer(
     max_input_tokens: int,
     progress: bool = True,
 ) -> tuple[list[Prediction], list[Generated], GenerationStats]:
-    """Ask each example's question (with its retrieved passages) and read the answers."""
-    texts = [prompt(ex.question, h) for ex, h in zip(examples, hits, strict=True)]
+    """Ask each example's question (with its retrieved passages) and read the answers.
+
+    `prompt(question, passages, max_input_tokens)` gives the prompt within the budget and how
+    many passages it dropped or cut (`PromptBuilder.fitted`): passages give way, never the
+    template or the question.
+    """
+    fitted = [
+        prompt(ex.question, h, max_input_tokens) for ex, h in zip(examples, hits, strict=True)
+    ]
+    texts, cut = [t for t, _ in fitted], [c for _, c in fitted]
+    if any(cut):
+        log.warning("%d of %d prompts over model.max_input_tokens=%d: %d passages dropped or cut "
+                    "(predictions.jsonl: cut_passages)", sum(c > 0 for c in cut), len(cut),
+                    max_input_tokens, sum(cut))  # fmt: skip
     outputs, stats = generate(
         model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-        max_input_tokens=max_input_tokens, progress=progress,
+        max_input_tokens=max_input_tokens, progress=progress, first_line=True,
     )  # fmt: skip
-    return predictions(examples, texts, outputs, hits), outputs, stats
+    return predictions(examples, texts, outputs, hits, cut), outputs, stats
 
 
 def auto_batch_size(
@@ -203,14 +213,47 @@ def _element_bytes(model) -> int:
     return torch.tensor([], dtype=dtype).element_size()
 
 
-def _stop_ids(tokenizer) -> list[int]:
+def _stop_ids(tokenizer, model=None) -> list[int]:
+    """The tokenizer's end of text, the chat turn markers it has and the model's own
+    `generation_config.eos_token_id` (an int or a list)."""
     ids = {tokenizer.eos_token_id}
+    own = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids.update(own if isinstance(own, (list, tuple)) else [own])
     # chat models end a turn with their own marker (e.g. <|im_end|>, <|eot_id|>)
     for marker in ("<|im_end|>", "<|eot_id|>", "<|end|>"):
         tid = tokenizer.convert_tokens_to_ids(marker)
         if isinstance(tid, int) and tid != tokenizer.unk_token_id:
             ids.add(tid)
     return sorted(i for i in ids if i is not None)
+
+
+class FirstLineStop:
+    """A stopping criterion (transformers' `StoppingCriteria` protocol: one bool per row):
+    a row is done once a newline follows some text, i.e. its first non-empty line has ended.
+
+    Reads only each step's new token (its decoded piece, memoised per id), so a step costs
+    one dictionary lookup per row.
+    """
+
+    def __init__(self, tokenizer, rows: int):
+        self.tokenizer = tokenizer
+        self.pieces: dict[int, str] = {}
+        self.has_text = [False] * rows
+        self.done = [False] * rows
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
+        for row, tid in enumerate(input_ids[:, -1].tolist()):
+            if self.done[row]:
+                continue
+            piece = self.pieces.get(tid)
+            if piece is None:
+                piece = self.pieces[tid] = self.tokenizer.decode([tid])
+            for i, segment in enumerate(piece.split("\n")):
+                if i > 0 and self.has_text[row]:  # a newline after text: the line has ended
+                    self.done[row] = True
+                    break
+                self.has_text[row] = self.has_text[row] or bool(segment.strip())
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
 
 
 def _count_until_stop(tokens: list[int], stops: list[int], pad: int | None) -> int:

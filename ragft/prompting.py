@@ -8,7 +8,7 @@ exactly the text it is later asked), so the two can never drift apart. The wordi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ragft.config_llm import PromptConfig  # not ragft.config: training workers never load Hydra
@@ -159,6 +159,43 @@ class PromptBuilder:
     def prompt(self, question: str, passages: Sequence[Passage] | None = None) -> str:
         """The full prompt for a question (and its passages)."""
         return self.render(self.message(question, passages))
+
+    def fitted(
+        self, question: str, passages: Sequence[Passage] | None, max_tokens: int
+    ) -> tuple[str, int]:
+        """The prompt within `max_tokens`, and how many passages were dropped or cut for it.
+
+        The lowest-ranked passages go first; when the best one alone is still too long, its
+        end is cut (by words). The template and the question are never cut (a prompt that
+        is too long without any passage is left to the generator's own truncation).
+        """
+        kept = list(passages or ())
+        text = self.prompt(question, kept)
+        cut = 0
+        while kept and self.n_tokens(text) > max_tokens:
+            if len(kept) > 1:
+                kept.pop()
+            else:
+                kept = self._cut_to_fit(question, kept[0], max_tokens)
+            cut += 1
+            text = self.prompt(question, kept)
+        return text, cut
+
+    def _cut_to_fit(self, question: str, best: Passage, max_tokens: int) -> list[Passage]:
+        """The passage's longest start (in words) that fits, found by bisection; [] if none."""
+        words = best.text.split()
+        lo, hi = 0, len(words) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            part = replace(best, text=" ".join(words[:mid]))
+            if self.n_tokens(self.prompt(question, [part])) <= max_tokens:
+                lo = mid
+            else:
+                hi = mid - 1
+        return [replace(best, text=" ".join(words[:lo]))] if lo else []
+
+    def n_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     @property
     def abstain_answer(self) -> str:

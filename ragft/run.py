@@ -100,7 +100,7 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
     def ask(model, examples, search=None):  # the cell's way of answering: retrieve, generate
         hits = search(examples) if search else [()] * len(examples)
         return generation.answer(
-            model, loaded.tokenizer, prompts.prompt, examples, hits,
+            model, loaded.tokenizer, prompts.fitted, examples, hits,
             max_new_tokens=run.generation.max_new_tokens,
             batch_size=run.generation.batch_size,
             max_input_tokens=run.model.max_input_tokens,

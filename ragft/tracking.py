@@ -194,6 +194,7 @@ def prediction_rows(
                 }
                 for q in p.passages
             ],
+            "cut_passages": p.cut_passages,
             "metrics": m,
             **more,
         }

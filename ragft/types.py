@@ -68,5 +68,6 @@ class Prediction:
     example: QAExample
     prompt: str
     answer: str
-    passages: tuple[Passage, ...] = ()
+    passages: tuple[Passage, ...] = ()  # as retrieved (retrieval metrics read these)
     new_tokens: int = 0
+    cut_passages: int = 0  # passages dropped or cut to fit model.max_input_tokens

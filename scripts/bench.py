@@ -339,6 +339,47 @@ def row_generation(inp: Inputs, s: Sizes) -> Row:
     return row
 
 
+def row_first_line(inp: Inputs, s: Sizes) -> Row:
+    """Answers that stop at the end of their first line (the only line kept) against answers
+    that run to max_new_tokens or an end token: the same answers, fewer tokens."""
+    from ragft import generation, retrieval
+    from ragft.config import GenerationConfig, ModelConfig, RetrieverConfig
+    from ragft.prompting import PromptBuilder, extract_answer
+
+    g, m = GenerationConfig(), ModelConfig()
+    model = inp.model.eval()
+    retriever = retrieval.build(RetrieverConfig(), inp.ds.corpus, inp.cache)  # the default rag
+    hits = retriever.search(inp.questions, RetrieverConfig().k)
+    builder = PromptBuilder(inp.tok)
+    with_context = [builder.prompt(q, h) for q, h in zip(inp.questions, hits, strict=True)]
+    half = max(1, s.gen_prompts // 2)  # half closed-book (base), half with passages (rag)
+    prompts = [*inp.prompts[:half], *with_context[:half]]
+    runs: dict[bool, list] = {}
+
+    def side(first_line: bool) -> float:
+        t0 = time.perf_counter()
+        runs[first_line], _ = generation.generate(
+            model, inp.tok, prompts, max_new_tokens=g.max_new_tokens, batch_size=16,
+            max_input_tokens=m.max_input_tokens, progress=False, first_line=first_line,
+        )  # fmt: skip
+        return len(prompts) / (time.perf_counter() - t0)
+
+    row = Row("first_line", "answers ending at their first line (answers/s)",
+              "answers run to max_new_tokens or an end token", "answers/s", 1.0)  # fmt: skip
+    row.ragft_value, row.plain_value = median_pair(
+        max(1, s.repeats - 1), lambda: side(True), lambda: side(False)
+    )
+    short, full = (sum(o.new_tokens for o in runs[k]) for k in (True, False))
+    rag_short, rag_full = (sum(o.new_tokens for o in runs[k][half:]) for k in (True, False))
+    same = sum(extract_answer(a.text) == extract_answer(b.text)
+               for a, b in zip(runs[True], runs[False], strict=True))  # fmt: skip
+    row.notes.update(prompts=len(prompts), new_tokens_first_line=short, new_tokens_before=full,
+                     tokens_saved=round(1 - short / full, 3) if full else None,
+                     rag_new_tokens=f"{rag_short} vs {rag_full}",
+                     same_answers=f"{same}/{len(prompts)}")  # fmt: skip
+    return row
+
+
 def _queries(inp: Inputs, n: int) -> list[str]:
     return [ex.question for ex in inp.search_ds.eval][:n]
 
@@ -518,6 +559,7 @@ ROWS: dict[str, Callable[[Inputs, Sizes], Row]] = {
     "useful_tokens": row_useful_tokens,
     "useful_tokens_cpt": lambda inp, s: row_useful_tokens(inp, s, "qa+cpt"),
     "generation": row_generation,
+    "first_line": row_first_line,
     "dense": row_dense,
     "bm25": row_bm25,
     "cached_cell": row_cached_cell,

@@ -37,7 +37,7 @@ def main() -> None:
     prompts = prompting.PromptBuilder(loaded.tokenizer, template=PromptConfig())
     t0 = time.perf_counter()
     preds, _, _ = generation.answer(
-        loaded.model, loaded.tokenizer, prompts.prompt, questions, [()] * len(questions),
+        loaded.model, loaded.tokenizer, prompts.fitted, questions, [()] * len(questions),
         max_new_tokens=gen.max_new_tokens, batch_size=gen.batch_size,
         max_input_tokens=model_cfg.max_input_tokens,
     )  # fmt: skip

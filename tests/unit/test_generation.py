@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from ragft.generation import (
+    FirstLineStop,
     _count_until_stop,
     _element_bytes,
     _stop_ids,
@@ -244,3 +245,92 @@ def test_element_bytes_of_the_compute_dtype():
     assert _element_bytes(SimpleNamespace(dtype=torch.bfloat16)) == 2
     assert _element_bytes(SimpleNamespace(dtype=torch.int8)) == 2  # 8-bit weights: bf16 compute
     assert _element_bytes(SimpleNamespace()) == 4
+
+
+class PieceTokenizer:
+    pieces = {1: " Paris", 2: "\n", 3: " more", 4: "  ", 5: "a\nb", 6: "\n\n", 7: "\nRome"}
+
+    def decode(self, ids):
+        return "".join(self.pieces[i] for i in ids)
+
+
+def _stops(rows: list[list[int]]) -> list[list[bool]]:
+    """FirstLineStop's verdict after each step of each row."""
+    crit, seen = FirstLineStop(PieceTokenizer(), len(rows)), []
+    for step in range(len(rows[0])):
+        ids = torch.tensor([[9, r[step]] for r in rows])
+        seen.append(crit(ids, None).tolist())
+    return [list(col) for col in zip(*seen, strict=True)]
+
+
+def test_first_line_stop_ends_a_row_when_a_newline_follows_text():
+    assert _stops([[1, 2, 3]]) == [[False, True, True]]  # "Paris\n": done, and stays done
+    assert _stops([[2, 4, 1, 2]]) == [[False, False, False, True]]  # leading blank lines
+    assert _stops([[5, 3]]) == [[True, True]]  # text and newline in one piece
+    assert _stops([[6, 7, 3]]) == [[False, False, False]]  # "\n\n" then "\nRome": no end yet
+    assert _stops([[6, 7, 2], [1, 3, 3]]) == [[False, False, True], [False, False, False]]
+
+
+class Force:
+    """A logits processor that makes greedy decoding follow a script of token ids."""
+
+    def __init__(self, script: list[int]):
+        self.script = script
+
+    def __call__(self, input_ids, scores):
+        step = input_ids.shape[1] - self.start if hasattr(self, "start") else 0
+        self.start = getattr(self, "start", input_ids.shape[1])
+        forced = torch.full_like(scores, float("-inf"))
+        forced[:, self.script[min(step, len(self.script) - 1)]] = 0.0
+        return forced
+
+
+@pytest.mark.slow
+def test_answers_stop_after_their_first_line_and_save_the_tokens(tiny):
+    model, tok = tiny
+    answer = tok(" Paris", add_special_tokens=False)["input_ids"]
+    newline = tok("\n", add_special_tokens=False)["input_ids"]
+    rest = tok(" and then some more words here", add_special_tokens=False)["input_ids"]
+    script = [*newline, *answer, *newline, *rest]  # a blank first line, the answer, then more
+
+    def run(first_line):
+        return generate(model, tok, ["q"], max_new_tokens=len(script), batch_size=1,
+                        max_input_tokens=64, progress=False, first_line=first_line,
+                        constrain=lambda eos: [Force(script)])  # fmt: skip
+
+    (short,), cost = run(True)
+    (full,), _ = run(False)
+    assert full.new_tokens == len(script)
+    assert short.new_tokens == len(newline) * 2 + len(answer) < full.new_tokens
+    assert short.text.strip() == full.text.strip().splitlines()[0].strip() == "Paris"
+    assert cost.generated_tokens == short.new_tokens
+
+
+def test_stop_ids_include_the_models_own_end_tokens():
+    model = SimpleNamespace(generation_config=SimpleNamespace(eos_token_id=[11, 0]))
+    assert _stop_ids(MarkerTokenizer(), model) == [0, 7, 11]
+    model.generation_config.eos_token_id = 12
+    assert _stop_ids(MarkerTokenizer(), model) == [0, 7, 12]
+    assert _stop_ids(MarkerTokenizer(), SimpleNamespace()) == [0, 7]
+
+
+@pytest.mark.slow
+def test_answer_fits_prompts_to_the_budget_and_records_the_cut_passages(tiny):
+    from ragft.generation import answer
+    from ragft.prompting import PromptBuilder
+    from ragft.types import Passage, QAExample
+
+    model, tok = tiny
+    builder = PromptBuilder(tok)
+    hits = [Passage(f"c{r}", f"d{r}", " ".join(["lorem ipsum dolor"] * 30), 1.0 / r, r)
+            for r in (1, 2, 3)]  # fmt: skip
+    examples = [QAExample("q1", "Who founded the society?", ("X",)),
+                QAExample("q2", "Where?", ("Y",))]  # fmt: skip
+    budget = builder.n_tokens(builder.prompt(examples[0].question, hits[:2]))
+    preds, outs, _ = answer(model, tok, builder.fitted, examples, [hits, hits[:1]],
+                            max_new_tokens=2, batch_size=2, max_input_tokens=budget,
+                            progress=False)  # fmt: skip
+    assert [p.cut_passages for p in preds] == [1, 0]
+    assert preds[0].prompt == builder.prompt(examples[0].question, hits[:2])
+    assert preds[0].passages == tuple(hits)  # as retrieved: the retrieval metrics read these
+    assert all(o.prompt_tokens <= budget for o in outs)

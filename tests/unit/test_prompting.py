@@ -430,3 +430,50 @@ def test_abstain_answer_is_the_first_abstention_phrase_or_nothing():
     assert PromptBuilder(PlainTokenizer(), template=custom).abstain_answer == "No idea"
     none = PromptConfig(abstain_phrases=[])
     assert PromptBuilder(PlainTokenizer(), template=none).abstain_answer == ""
+
+
+# ---- the prompt budget: passages give way, never the template or the question -----------
+
+
+class WordTokenizer:
+    """One token per whitespace-separated word; no chat template (plain prompts)."""
+
+    eos_token = "</s>"
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": text.split()}
+
+
+def _budget_case():
+    builder = PromptBuilder(WordTokenizer())
+    passages = [_passage(r, f"passage{r} " + " ".join(f"w{r}x{i}" for i in range(20)))
+                for r in (1, 2, 3)]  # fmt: skip
+    return builder, passages, "Who founded the Society of Tronek?"
+
+
+def test_a_prompt_within_budget_is_the_plain_prompt():
+    builder, passages, q = _budget_case()
+    assert builder.fitted(q, passages, 10_000) == (builder.prompt(q, passages), 0)
+    assert builder.fitted(q, [], 5) == (builder.prompt(q, []), 0)
+
+
+def test_lowest_ranked_passages_are_dropped_first():
+    builder, passages, q = _budget_case()
+    two = builder.n_tokens(builder.prompt(q, passages[:2]))
+    text, cut = builder.fitted(q, passages, two)  # room for the best two exactly
+    assert (text, cut) == (builder.prompt(q, passages[:2]), 1)
+    text, cut = builder.fitted(q, passages, two - 1)
+    assert (text, cut) == (builder.prompt(q, passages[:1]), 2)
+
+
+def test_the_best_passage_alone_too_long_is_cut_never_the_question():
+    builder, passages, q = _budget_case()
+    bare = builder.n_tokens(builder.prompt(q, [passages[0]])) - 21  # the prompt less its words
+    text, cut = builder.fitted(q, passages, bare + 5)
+    assert cut == 3 and builder.n_tokens(text) == bare + 5  # five words of the best kept
+    assert "passage1 w1x0 w1x1 w1x2 w1x3\n" in text and "w1x4" not in text
+    assert "passage2" not in text and "passage3" not in text
+    assert text.rstrip().endswith(f"Question: {q}\nAnswer:")
+    assert builder.template.context_instruction.split()[0] in text  # still the RAG template
+    closed, cut = builder.fitted(q, passages, 3)  # not even the question fits: all passages go
+    assert (closed, cut) == (builder.prompt(q, []), 3)
