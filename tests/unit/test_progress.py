@@ -126,11 +126,11 @@ def test_a_terminal_gets_tqdm_and_disabled_prints_nothing():
 
 
 def test_generation_in_a_log_writes_lines(monkeypatch, capsys):
-    def fake_batch(model, tokenizer, texts, eos, max_new, max_input, processors):
+    def fake_batch(model, tokenizer, texts, eos, max_new, max_input, processors, first_line):
         return [generation.Generated(text=t.upper(), new_tokens=2, prompt_tokens=3) for t in texts]
 
     monkeypatch.setattr(generation, "_generate_batch", fake_batch)
-    monkeypatch.setattr(generation, "_stop_ids", lambda tokenizer: [0])
+    monkeypatch.setattr(generation, "_stop_ids", lambda tokenizer, model=None: [0])
     prompts = [f"p{i}" for i in range(40)]
     outs, _ = generation.generate(
         None, None, prompts, max_new_tokens=4, batch_size=4, max_input_tokens=16, progress=True
