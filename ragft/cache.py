@@ -163,9 +163,49 @@ def entries(root: Path, kind: str | None = None) -> list[Entry]:
     return sorted(found, key=lambda e: e.created)
 
 
-def leftovers(root: Path) -> list[Path]:
-    """Folders a killed build or removal left behind (`.tmp-*`, `.trash-*`)."""
-    return sorted(p for p in root.glob("*/.*") if p.is_dir() and p.name[:5] in (".tmp-", ".tras"))
+def leftovers(root: Path, kind: str | None = None) -> list[Path]:
+    """Folders a killed build or removal left behind (`.tmp-<key>-<pid>-<ns>`, `.trash-*`);
+    a build whose process is still alive is no leftover."""
+    found = []
+    for p in sorted(root.glob(f"{kind or '*'}/.*")):
+        if not p.is_dir() or p.name[:5] not in (".tmp-", ".tras"):
+            continue
+        pid = p.name.split("-")[-2] if p.name.startswith(".tmp-") else ""
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        found.append(p)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+@contextmanager
+def unused(path: Path) -> Iterator[bool]:
+    """Hold an entry's lock if no one else does (a build or a reader of it); yields whether
+    it was free, so `ragft cache prune` never removes an entry in use."""
+    name = path.name
+    if name.startswith(".trash-"):  # already renamed away by a removal: no one reads it
+        yield True
+        return
+    key = name[5:].rsplit("-", 2)[0] if name.startswith(".tmp-") else name
+    with open(path.parent / f".{key}.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def remove(path: Path) -> None:

@@ -31,7 +31,7 @@ from ragft.records import CellResult, Cost, LoadedModel
 from ragft.types import Dataset
 
 log = logging.getLogger("ragft")
-CELL_FORMAT = 1  # bump when a change makes earlier finished cells stale
+CELL_FORMAT = 2  # bump when a change makes finished cells stale (2: first-line stop, budget)
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,7 @@ def tracker(run: RunConfig, where: Place, config: dict, tags: list[str], active:
         group=where.group,
         tags=tags,
         active=active,
+        in_sweep=where.in_sweep,
     )
 
 

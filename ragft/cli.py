@@ -128,18 +128,30 @@ def cache(argv: list[str]) -> int:
             print(f"bad: {e.kind}/{e.key} (a file is missing or fails its checksum)")
         print(f"{len(found) - len(bad)} of {len(found)} entries pass their checksums")
         return 1 if bad else 0
+    return _prune(args, root, found)
+
+
+def _prune(args: argparse.Namespace, root: Path, found: list) -> int:
+    """`ragft cache prune`: old entries, broken ones and leftovers; never one in use."""
+    from ragft import cache as store
+
     cutoff = time.time() - args.older_than * 86400 if args.older_than is not None else None
     doomed = [e.path for e in found if cutoff is not None and e.created < cutoff]
     if args.broken:
         doomed += [e.path for e in found if e.path not in doomed and not store.verify(e.path)]
-        doomed += store.leftovers(root)
-    freed = 0
+        doomed += store.leftovers(root, args.kind)
+    freed, gone = 0, 0
     for path in doomed:
-        freed += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        print(f"{'would remove' if args.dry_run else 'removed'}: {path}")
-        if not args.dry_run:
-            store.remove(path)
-    print(f"{len(doomed)} folders, {_size(freed)}{' (dry run)' if args.dry_run else ''}")
+        with store.unused(path) as free:
+            if not free:  # being built or read right now
+                print(f"in use, kept: {path}")
+                continue
+            freed += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            gone += 1
+            print(f"{'would remove' if args.dry_run else 'removed'}: {path}")
+            if not args.dry_run:
+                store.remove(path)
+    print(f"{gone} folders, {_size(freed)}{' (dry run)' if args.dry_run else ''}")
     return 0
 
 

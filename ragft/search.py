@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,9 +73,10 @@ def distribution(key: str, sweep: Any) -> Any:
     if isinstance(sweep, ChoiceSweep):
         return d.CategoricalDistribution(list(sweep.list))
     if isinstance(sweep, RangeSweep):
-        if all(isinstance(x, int) for x in (sweep.start, sweep.stop, sweep.step)):
+        ints = all(isinstance(x, int) for x in (sweep.start, sweep.stop, sweep.step))
+        if ints and sweep.step > 0 and sweep.stop > sweep.start:
             return d.IntDistribution(int(sweep.start), int(sweep.stop) - 1, step=int(sweep.step))
-        return d.CategoricalDistribution(_float_range(sweep))
+        return d.CategoricalDistribution(_range_values(sweep))
     if isinstance(sweep, IntervalSweep):
         log_scale = "log" in sweep.tags
         if "int" in sweep.tags:
@@ -82,22 +85,37 @@ def distribution(key: str, sweep: Any) -> Any:
     raise ValueError(f"hydra.sweeper.params.{key}: {sweep} is not a choice, range or interval")
 
 
-def _float_range(sweep: Any) -> list[float]:
-    out, x = [], sweep.start
-    while x < sweep.stop:
-        out.append(x)
-        x += sweep.step
-    return out
+def _range_values(sweep: Any) -> list[float]:
+    """A range's values as Hydra's basic sweeper would run them (floats rounded to 10 digits:
+    range(0.1, 0.5, 0.1) is 0.1, 0.2, 0.3, 0.4, not 0.30000000000000004)."""
+    n = max(0, math.ceil((sweep.stop - sweep.start) / sweep.step))
+    return [round(sweep.start + i * sweep.step, 10) for i in range(n)]
 
 
 def overrides_of(params: dict[str, Any]) -> list[str]:
-    """Hydra overrides that set a trial's sampled values (floats in full precision)."""
-    return [f"{k}={v!r}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()]
+    """Hydra overrides that set a trial's sampled values (floats in full precision, None as
+    null, a string that is not a plain word quoted)."""
+    return [f"{k}={_value_text(v)}" for k, v in params.items()]
+
+
+def _value_text(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str) and not re.fullmatch(r"[\w./:+-]+", v):
+        return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return str(v)
 
 
 def open_study(sweep_dir: Path, name: str, storage: str | None, direction: str, seed: int):
     """The study of this sweep, created or loaded; trials an interruption left RUNNING are
-    marked failed ("interrupted") and their settings queued to be asked again first."""
+    marked failed ("interrupted"), their half-written folders moved aside (`.interrupted-*`,
+    so the report sees no missing cell), and their settings queued to be asked again first.
+
+    One sweeper per study: a second one started on the same storage while the first runs
+    would take the first one's running trials for interrupted ones.
+    """
     import optuna
     from optuna.trial import TrialState
 
@@ -111,6 +129,8 @@ def open_study(sweep_dir: Path, name: str, storage: str | None, direction: str, 
         sampler=optuna.samplers.TPESampler(seed=seed),
     )
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        for folder in sweep_dir.glob(f"{trial.number}_*"):  # half-written: not a cell
+            folder.rename(sweep_dir / f".interrupted-{folder.name}")
         study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         study.enqueue_trial(trial.params, skip_if_exists=False)
@@ -144,14 +164,26 @@ def run_trials(study, space: Space, n_trials: int, n_jobs: int, launch: Launch) 
     ran = 0
     while (missing := n_trials - n_finished(study)) > 0:
         batch = [study.ask(space.distributions) for _ in range(min(max(1, n_jobs), missing))]
-        jobs = [[*space.fixed, *overrides_of(t.params)] for t in batch]
-        for trial, score in zip(batch, launch(jobs, batch[0].number), strict=True):
-            if score is None:
-                study.tell(trial, state=TrialState.FAIL)
-            else:
-                study.tell(trial, float(score))
+        for group in _consecutive(batch):  # a job's folder number is its trial's number
+            jobs = [[*space.fixed, *overrides_of(t.params)] for t in group]
+            for trial, score in zip(group, launch(jobs, group[0].number), strict=True):
+                if score is None:
+                    study.tell(trial, state=TrialState.FAIL)
+                else:
+                    study.tell(trial, float(score))
         ran += len(batch)
     return ran
+
+
+def _consecutive(trials: list) -> list[list]:
+    """The trials in runs of consecutive numbers (Hydra numbers a launch's jobs from one)."""
+    groups: list[list] = []
+    for t in trials:
+        if groups and t.number == groups[-1][-1].number + 1:
+            groups[-1].append(t)
+        else:
+            groups.append([t])
+    return groups
 
 
 def evaluate_best(study, space: Space, launch: Launch, split_key: str) -> dict[str, Any] | None:

@@ -63,6 +63,7 @@ class Tracker:
     group: str
     tags: list[str] = field(default_factory=list)
     active: bool = True  # False in a training rank other than 0: it writes and logs nothing
+    in_sweep: bool = False  # a cell of a Hydra sweep (its own W&B run even under an agent)
     run: Any = None
 
     def __enter__(self) -> Tracker:
@@ -80,7 +81,7 @@ class Tracker:
                 group=self.group,
                 job_type=self.job_type,
                 name=self.name,
-                id=cell_run_id(self.out_dir),  # one run per cell folder: a re-run updates it
+                id=cell_run_id(self.out_dir, self.in_sweep),  # a re-run updates the cell's run
                 resume="allow",
                 tags=[*self.tags, *self.logger.tags],
                 config=flatten(self.config),

@@ -58,10 +58,11 @@ def run_id(folder: Path) -> str:
     return hashlib.sha256(str(Path(folder).resolve()).encode()).hexdigest()[:16]
 
 
-def cell_run_id(folder: Path) -> str:
-    """A cell's run id: `run_id(folder)`, except under a W&B sweep agent, whose run the agent
-    has named already ($WANDB_SWEEP_ID and $WANDB_RUN_ID): that run is the sweep's trial."""
-    if os.environ.get("WANDB_SWEEP_ID") and os.environ.get("WANDB_RUN_ID"):
+def cell_run_id(folder: Path, in_sweep: bool = False) -> str:
+    """A cell's run id: `run_id(folder)`, except for a single run under a W&B sweep agent,
+    whose run the agent has named already ($WANDB_SWEEP_ID and $WANDB_RUN_ID): that run is
+    the W&B sweep's trial. (A Hydra sweep under an agent keeps one run per cell.)"""
+    if os.environ.get("WANDB_SWEEP_ID") and os.environ.get("WANDB_RUN_ID") and not in_sweep:
         return os.environ["WANDB_RUN_ID"]
     return run_id(folder)
 
@@ -212,8 +213,11 @@ def versus(sweep_dir: Path, metric: str) -> dict[Path, dict[str, Any]]:
     """
     from ragft.report import load_cells, pool
     from ragft.report.compare import compare
+    from ragft.report.search import read_search, tuning_rows
 
     rows = pool(load_cells(sweep_dir))
+    if read_search(sweep_dir):  # a search: its trials only, as its decision (not best-eval)
+        rows = tuning_rows(rows)
     ref = reference_row(rows, metric)
     if ref is None:
         return {}

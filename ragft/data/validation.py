@@ -9,11 +9,14 @@ the eval questions (`ragft/search.py`).
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 import random
 from collections import Counter
+from dataclasses import replace
 
 from ragft.types import Dataset
+
+log = logging.getLogger(__name__)
 
 
 def validation_split(ds: Dataset, fraction: float, seed: int) -> Dataset:
@@ -21,21 +24,34 @@ def validation_split(ds: Dataset, fraction: float, seed: int) -> Dataset:
 
     Phrasings of one fact (one `fact_id`) are never all held out, so that validation asks,
     as the fictional KB's eval split does, about facts the model was trained on; questions
-    without a `fact_id` are held out as they are. At least one question is held out.
+    without a `fact_id` are held out as they are. When no fact has a second phrasing (one
+    training phrasing each), whole facts are held out instead, with a warning: validation
+    then asks about facts training never saw. At least one question is held out.
     """
     order = sorted(ds.train, key=lambda ex: ex.id)
     random.Random(seed).shuffle(order)
     n_val = max(1, round(fraction * len(order)))
+    held = _held_out(order, n_val, keep_a_phrasing=True)
+    if not held and order:
+        log.warning(
+            "data.evaluate_on=validation: every fact has one training phrasing, so "
+            "validation holds out whole facts (new knowledge, unlike the eval split)"
+        )
+        held = _held_out(order, n_val, keep_a_phrasing=False)
+    train = tuple(ex for ex in ds.train if ex.id not in held)
+    val = tuple(replace(ex, phrasing="validation") for ex in ds.train if ex.id in held)
+    return replace(ds, train=train, eval=val)
+
+
+def _held_out(order: list, n_val: int, keep_a_phrasing: bool) -> set[str]:
     left = Counter(ex.fact_id for ex in order if ex.fact_id)
     held: set[str] = set()
     for ex in order:
         if len(held) == n_val:
             break
-        if ex.fact_id and left[ex.fact_id] < 2:
+        if keep_a_phrasing and ex.fact_id and left[ex.fact_id] < 2:
             continue  # the fact's last training phrasing stays in training
         held.add(ex.id)
         if ex.fact_id:
             left[ex.fact_id] -= 1
-    train = tuple(ex for ex in ds.train if ex.id not in held)
-    val = tuple(dataclasses.replace(ex, phrasing="validation") for ex in ds.train if ex.id in held)
-    return dataclasses.replace(ds, train=train, eval=val)
+    return held

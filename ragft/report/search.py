@@ -61,7 +61,8 @@ def search_lines(doc: dict[str, Any], metric: str) -> list[str]:
         ]
     else:
         lines += ["No trial completed, so there is no best trial and no eval score.", ""]
-    ordered = sorted(trials, key=lambda t: (t.get("value") is None, -(t.get("value") or 0)))
+    sign = 1 if doc.get("direction") == "minimize" else -1  # the best trial first
+    ordered = sorted(trials, key=lambda t: (t.get("value") is None, sign * (t.get("value") or 0)))
     lines += ["| trial | settings | validation | state |", "|---:|:---|---:|:---|"]
     for t in ordered:
         state = t["state"].lower() + (" (interrupted, asked again)" if t.get("interrupted") else "")

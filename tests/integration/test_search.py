@@ -79,10 +79,12 @@ def test_search_tunes_on_validation_resumes_and_scores_the_best_on_eval_once(tmp
     )
     dists = study.trials[0].distributions
     left_running = study.ask(dists)
+    half = sweep_dir / f"{left_running.number}_killed-mid-trial" / ".hydra"
+    half.mkdir(parents=True)  # what a kill leaves: Hydra's folder, no results.json
     before = {n: (d / "results.json").stat().st_mtime_ns for n, d in trials.items()}
 
     again = search(sweep_dir, tmp_path, "hydra.sweeper.n_trials=3")
-    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.returncode == 0, again.stderr[-3000:]  # 1 if a cell were missing
     assert "resuming study 'search-lora' with 2 of 3 trials finished" in again.stdout + again.stderr
     record = json.loads((sweep_dir / "search.json").read_text())
     states = [(t["number"], t["state"], t["interrupted"]) for t in record["trials"]]
@@ -96,4 +98,6 @@ def test_search_tunes_on_validation_resumes_and_scores_the_best_on_eval_once(tmp
     assert record["trials"][-1]["params"] == left_running.params
     after = trial_dirs(sweep_dir)
     assert sorted(after) == [0, 1, n + 1]  # one new trial; the finished ones not run again
+    assert not half.parent.exists()  # moved aside: the report counts no missing cell
+    assert (sweep_dir / f".interrupted-{half.parent.name}").is_dir()
     assert {k: (after[k] / "results.json").stat().st_mtime_ns for k in before} == before

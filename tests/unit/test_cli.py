@@ -55,7 +55,11 @@ def test_cache_verify_finds_the_corrupt_entry_and_prune_removes_it(store, capsys
     assert cli.main(["cache", "verify", "--dir", str(store.root)]) == 0
     victim = _dirs(store.root, "cell")[1]
     (victim / "f.txt").write_text("changed")
-    leftover = store.root / "cell" / ".tmp-abc-1-2"
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a build whose process has ended
+    leftover = store.root / "cell" / f".tmp-abc-{gone.pid}-2"
     leftover.mkdir()
     capsys.readouterr()
     assert cli.main(["cache", "verify", "--dir", str(store.root)]) == 1
@@ -67,6 +71,22 @@ def test_cache_verify_finds_the_corrupt_entry_and_prune_removes_it(store, capsys
     assert _entries(store) == [e for e in before if e != f"cell/{victim.name}"]
     assert not leftover.exists()
     assert cli.main(["cache", "verify", "--dir", str(store.root)]) == 0
+
+
+def test_prune_keeps_what_is_being_built_or_read(store, capsys):
+    import fcntl
+
+    live = store.root / "cell" / f".tmp-abc-{os.getpid()}-1"  # this process: alive
+    live.mkdir()
+    victim = _dirs(store.root, "cell")[0]
+    (victim / "f.txt").write_text("changed")
+    with open(store.root / "cell" / f".{victim.name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # another build holds the entry
+        assert cli.main(["cache", "prune", "--dir", str(store.root), "--broken"]) == 0
+        assert victim.is_dir() and live.is_dir()
+        assert f"in use, kept: {victim}" in capsys.readouterr().out
+    assert cli.main(["cache", "prune", "--dir", str(store.root), "--broken"]) == 0
+    assert not victim.exists() and live.is_dir()  # the live build is never a leftover
 
 
 def test_cache_prune_older_than_keeps_the_recent_entries(store, capsys):

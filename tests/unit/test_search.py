@@ -130,8 +130,10 @@ def test_validation_split_holds_out_training_phrasings_never_a_whole_fact():
     assert all(ex.phrasing == "validation" for ex in v.eval)
     assert validation_split(ds, 0.25, seed=3) == v  # seeded
     assert validation_split(ds, 0.25, seed=4).eval != v.eval
-    one = fictional_kb.generate(2, 1, 0, "heldout", 0)  # one phrasing per fact: nothing to hold
-    assert validation_split(one, 0.5, seed=0).eval == ()
+    one = fictional_kb.generate(2, 1, 0, "heldout", 0)  # one phrasing per fact: whole facts
+    v = validation_split(one, 0.5, seed=0)
+    assert len(v.eval) == 4 and len(v.train) == 4
+    assert {ex.fact_id for ex in v.eval}.isdisjoint(ex.fact_id for ex in v.train)
 
 
 def test_validation_split_of_questions_without_fact_ids():

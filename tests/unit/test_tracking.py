@@ -150,6 +150,7 @@ def test_a_wandb_sweep_agent_names_the_cell_run(tmp_path, monkeypatch):
     assert cell_run_id(folder) == run_id(folder)  # a run id alone is no agent
     monkeypatch.setenv("WANDB_SWEEP_ID", "sweep9")
     assert cell_run_id(folder) == "agentrun1"
+    assert cell_run_id(folder, in_sweep=True) == run_id(folder)  # a grid keeps a run per cell
 
 
 def test_sweep_group():
