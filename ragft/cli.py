@@ -140,13 +140,16 @@ def _prune(args: argparse.Namespace, root: Path, found: list) -> int:
     if args.broken:
         doomed += [e.path for e in found if e.path not in doomed and not store.verify(e.path)]
         doomed += store.leftovers(root, args.kind)
+    sizes = {e.path: e.size_bytes for e in found}  # leftovers are not listed: measured here
     freed, gone = 0, 0
     for path in doomed:
         with store.unused(path) as free:
             if not free:  # being built or read right now
                 print(f"in use, kept: {path}")
                 continue
-            freed += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            freed += sizes.get(path) or sum(
+                f.stat().st_size for f in path.rglob("*") if f.is_file()
+            )
             gone += 1
             print(f"{'would remove' if args.dry_run else 'removed'}: {path}")
             if not args.dry_run:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -86,10 +85,9 @@ def distribution(key: str, sweep: Any) -> Any:
 
 
 def _range_values(sweep: Any) -> list[float]:
-    """A range's values as Hydra's basic sweeper would run them (floats rounded to 10 digits:
-    range(0.1, 0.5, 0.1) is 0.1, 0.2, 0.3, 0.4, not 0.30000000000000004)."""
-    n = max(0, math.ceil((sweep.stop - sweep.start) / sweep.step))
-    return [round(sweep.start + i * sweep.step, 10) for i in range(n)]
+    """Hydra's own values of a range, floats rounded to 10 digits (range(0.1, 0.5, 0.1) is
+    0.1, 0.2, 0.3, 0.4, not 0.30000000000000004)."""
+    return [round(x, 10) if isinstance(x, float) else x for x in sweep.range()]
 
 
 def overrides_of(params: dict[str, Any]) -> list[str]:
@@ -121,9 +119,10 @@ def open_study(sweep_dir: Path, name: str, storage: str | None, direction: str, 
 
     sweep_dir.mkdir(parents=True, exist_ok=True)
     url = storage or f"sqlite:///{(sweep_dir / 'optuna.db').resolve()}"
+    store = optuna.storages.get_storage(url)  # its public API marks interrupted trials
     study = optuna.create_study(
         study_name=name,
-        storage=url,
+        storage=store,
         direction=direction,
         load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed),
@@ -131,8 +130,8 @@ def open_study(sweep_dir: Path, name: str, storage: str | None, direction: str, 
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         for folder in sweep_dir.glob(f"{trial.number}_*"):  # half-written: not a cell
             folder.rename(sweep_dir / f".interrupted-{folder.name}")
-        study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
-        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        store.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
+        store.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         study.enqueue_trial(trial.params, skip_if_exists=False)
         log.info("search: trial %d was interrupted; asking its settings again", trial.number)
     # a resumed study's sampler continues from another seed: the same seed would propose the

@@ -96,12 +96,14 @@ class SweepCallback(Callback):
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
+        from ragft.search import BEST_EVAL_SUBDIR
+
         hc = HydraConfig.get()
         if hc.mode != RunMode.MULTIRUN:
             return
         what = hc.job.override_dirname or "default"
         if _state(Path(hc.sweep.dir)).get("trials"):  # a search: trial numbers, then the best
-            best = hc.sweep.subdir == "best-eval"  # ragft.search.BEST_EVAL_SUBDIR
+            best = hc.sweep.subdir == BEST_EVAL_SUBDIR
             head = "the best trial, trained again and scored on eval" if best else "trial"
             print(f"\n=== {head}{'' if best else f' {hc.job.num}'}: {what}", flush=True)
             return

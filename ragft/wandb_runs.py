@@ -141,7 +141,7 @@ def log_sweep_summary(
 
     group = logger.group or sweep_group(sweep_dir, experiment)
     mode = wandb_mode(logger)
-    figures = versus(Path(sweep_dir), report.metric)
+    figures = versus(report.rows, report.metric)
     run = wandb.init(
         project=logger.project,
         entity=logger.entity,
@@ -202,8 +202,9 @@ def reference_row(rows: Sequence[Any], metric: str) -> Any | None:
     return base if base is not None else (scored[1] if len(scored) > 1 else None)
 
 
-def versus(sweep_dir: Path, metric: str) -> dict[Path, dict[str, Any]]:
-    """{cell folder: its row minus the reference row on `metric`} for every ok cell.
+def versus(rows: Sequence[Any], metric: str) -> dict[Path, dict[str, Any]]:
+    """{cell folder: its row minus the reference row on `metric`} for every ok cell of the
+    report's `rows` (`Report.rows`: those its decision ranked, a search's trials only).
 
     The figures are the report's paired comparison (`compare.compare`: the mean difference
     over shared questions and seeds, fractions, with its nested bootstrap 95% CI), under
@@ -211,13 +212,8 @@ def versus(sweep_dir: Path, metric: str) -> dict[Path, dict[str, Any]]:
     row's label), `row` (the cell's own), `metric` and `is_reference`. Every seed of a row
     gets the row's figures. {} when there is no reference (under two scored rows).
     """
-    from ragft.report import load_cells, pool
     from ragft.report.compare import compare
-    from ragft.report.search import read_search, tuning_rows
 
-    rows = pool(load_cells(sweep_dir))
-    if read_search(sweep_dir):  # a search: its trials only, as its decision (not best-eval)
-        rows = tuning_rows(rows)
     ref = reference_row(rows, metric)
     if ref is None:
         return {}

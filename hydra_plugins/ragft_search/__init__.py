@@ -83,4 +83,4 @@ class OptunaSweeper(Sweeper):
 
         self.validate_batch_is_legal(jobs)
         results = self.launcher.launch(jobs, initial_job_idx=first)
-        return [r._return_value if r.status == JobStatus.COMPLETED else None for r in results]
+        return [r.return_value if r.status == JobStatus.COMPLETED else None for r in results]

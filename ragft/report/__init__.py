@@ -117,6 +117,7 @@ class Report:
     metric: str
     comparisons: tuple[Comparison, ...] = ()
     verdict: Decision | None = None
+    rows: tuple[Row, ...] = ()  # the rows the decision ranked (a search's: its trials)
 
 
 def sweep_metric(cells: Sequence[Cell], metric: str | None = None) -> str:
@@ -185,6 +186,7 @@ def build_report(sweep_dir: Path, out_dir: Path | None = None, metric: str | Non
         metric=metric,
         comparisons=tuple(found),
         verdict=made,
+        rows=tuple(among),
     )
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ragft.report.rows import Row
+from ragft.search import RECORD  # light: Optuna loads inside its functions
 
-RECORD = "search.json"  # ragft.search.RECORD (the report does not import the search engine)
 SPLIT_AXIS = "data.evaluate_on"
 
 

@@ -17,6 +17,7 @@ import wandb
 from ragft import wandb_runs
 from ragft.config import LoggerConfig
 from ragft.metrics import bootstrap_ci
+from ragft.report import build_report
 from ragft.tracking import Tracker
 from ragft.wandb_runs import log_adapter, reference_row, run_id, versus
 
@@ -86,7 +87,7 @@ def _hits(d: Path) -> list[float]:
 
 def test_every_ok_cell_is_measured_against_the_base_row(tmp_path):
     sweep = make_sweep(tmp_path)  # base 2, rag 7, finetune r=4 3, r=16 5, hybrid 9 of 10
-    got = {d.name: f for d, f in versus(sweep, "contains").items()}
+    got = {d.name: f for d, f in versus(build_report(sweep).rows, "contains").items()}
     assert set(got) == {"0_approach=base", "1_approach=rag", "2_approach=finetune,lora.r=4",
                         "3_approach=finetune,lora.r=16", "4_approach=hybrid,lora.r=16"}  # fmt: skip
     expected = {"0_approach=base": 0.0, "1_approach=rag": 0.5,
@@ -115,7 +116,7 @@ def test_without_a_base_row_the_reference_is_the_runner_up_and_one_row_has_none(
     write_cell(sweep, 0, "approach=rag", "rag", 7)
     write_cell(sweep, 1, "approach=hybrid", "hybrid", 9)
     write_cell(sweep, 2, "approach=finetune", "finetune", 3)
-    got = {d.name: f for d, f in versus(sweep, "contains").items()}
+    got = {d.name: f for d, f in versus(build_report(sweep).rows, "contains").items()}
     assert {n: round(f["contains"], 6) for n, f in got.items()} == {
         "0_approach=rag": 0.0, "1_approach=hybrid": 0.2, "2_approach=finetune": -0.4,
     }  # fmt: skip
@@ -125,7 +126,7 @@ def test_without_a_base_row_the_reference_is_the_runner_up_and_one_row_has_none(
     assert got["1_approach=hybrid"]["contains"] == pytest.approx(margin)
     alone = new_sweep(tmp_path / "alone")
     write_cell(alone, 0, "approach=rag", "rag", 7)
-    assert versus(alone, "contains") == {}
+    assert versus(build_report(alone).rows, "contains") == {}
     assert reference_row([], "contains") is None
 
 
