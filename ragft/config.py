@@ -44,6 +44,8 @@ EVAL_SPLITS = ("heldout", "seen")
 EVALUATE_ON = ("eval", "validation")  # data.evaluate_on
 OBJECTIVES = ("qa", "cpt", "qa+cpt")
 WANDB_MODES = ("offline", "online", "disabled")
+GENERATION_BACKENDS = ("local", "openai")  # generation.backend
+BATCHING = ("static", "continuous", "auto")  # generation.batching
 
 
 @dataclass
@@ -90,6 +92,9 @@ class ModelConfig:
     path: Optional[str] = None  # source=hf: a local directory or a hub id
     revision: Optional[str] = None
     dtype: str = "float32"
+    # the dtype answers are generated in (after any training): auto = bfloat16 on a GPU that
+    # has it, float32 on the CPU (bf16 measured slower there, experiments/benchmarks)
+    inference_dtype: str = "auto"
     chat_template: bool = True  # wrap prompts in the tokenizer's chat template if it has one
     system_prompt: Optional[str] = None  # None keeps the template's own default
     max_input_tokens: int = 1024  # passages give way beyond this (lowest-ranked first)
@@ -177,6 +182,9 @@ class TrainerConfig:
     gradient_checkpointing: bool = False
     max_length: int = 512
     val_fraction: float = 0.0
+    # each batch's examples end to end in one row, no padding: position ids restart per
+    # example and attention stays inside it; the loss equals the padded batch's
+    packing: bool = False
 
 
 @dataclass
@@ -193,6 +201,13 @@ class LoggerConfig:
 class GenerationConfig:
     max_new_tokens: int = 24
     batch_size: int = 16  # 0: as many as fit in the GPU's free memory
+    # local: this process's model | openai: an OpenAI-compatible server (cells that do not
+    # train), with the same prompts and scoring
+    backend: str = "local"
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    # static: sorted, padded batches | continuous: transformers' continuous batching (paged
+    # KV cache, a finished row's slot refilled at once) | auto: continuous for long runs
+    batching: str = "static"
 
 
 @dataclass
@@ -242,7 +257,9 @@ def cell_identity(run: RunConfig) -> dict[str, Any]:
     Slices that do not apply to the approach (`approaches.applies`) are dropped, so e.g.
     `approach=base` with retriever=bm25 and with retriever=dense is one computation, and so
     is a rag cell under every lora rank. Logging, cache location and Hydra's own settings never
-    matter; the data's content is fingerprinted instead of its config.
+    matter; the data's content is fingerprinted instead of its config. A served model
+    (generation.backend=openai) is known by its endpoint's URL and model name; how requests
+    are sent (concurrency, retries, timeouts) never changes an answer.
     """
     approach = run.approach.record
     ident = asdict(run)
@@ -261,4 +278,13 @@ def cell_identity(run: RunConfig) -> dict[str, Any]:
         ident["trainer"].pop("name")  # a label: trainer=cpu and a custom one alike
     if run.model.source != "tiny-random":
         ident["model"].pop("tiny")
+    gen = ident["generation"]
+    if run.generation.backend == "openai":  # the server's weights: its URL and name decide
+        gen["endpoint"] = {"base_url": run.generation.endpoint.base_url,
+                           "model": run.generation.endpoint.model}  # fmt: skip
+        ident.pop("quant", None)
+        ident["model"].pop("inference_dtype")
+        gen.pop("batch_size"), gen.pop("batching")
+    else:
+        gen.pop("endpoint")
     return ident

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -139,23 +140,45 @@ def predictions(
     ]  # fmt: skip
 
 
+Generate = Callable[[Sequence[str]], tuple[list[Generated], GenerationStats]]
+
+
+def local(
+    model, tokenizer, *, max_new_tokens: int, batch_size: int, max_input_tokens: int,
+    progress: bool = True, dtype: torch.dtype | None = None,
+) -> Generate:  # fmt: skip
+    """`prompts -> (outputs, stats)` on this process's model: `generate` with the first-line
+    stop, in `dtype` under autocast when one is given (`modeling.inference_dtype`)."""
+
+    def run(prompts: Sequence[str]) -> tuple[list[Generated], GenerationStats]:
+        with _autocast(model, dtype):
+            return generate(
+                model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                max_input_tokens=max_input_tokens, progress=progress, first_line=True,
+            )  # fmt: skip
+
+    return run
+
+
+def _autocast(model, dtype: torch.dtype | None):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(next(model.parameters()).device.type, dtype=dtype)
+
+
 def answer(
-    model,
-    tokenizer,
+    generate_fn: Generate,
     prompt: Callable[[str, Sequence[Passage], int], tuple[str, int]],
     examples: Sequence[QAExample],
     hits: Sequence[Sequence[Passage]],
-    *,
-    max_new_tokens: int,
-    batch_size: int,
     max_input_tokens: int,
-    progress: bool = True,
 ) -> tuple[list[Prediction], list[Generated], GenerationStats]:
     """Ask each example's question (with its retrieved passages) and read the answers.
 
     `prompt(question, passages, max_input_tokens)` gives the prompt within the budget and how
     many passages it dropped or cut (`PromptBuilder.fitted`): passages give way, never the
-    template or the question.
+    template or the question. `generate_fn` answers the prompts: `local` (this process's
+    model) or `served.generator` (an OpenAI-compatible server); both read the same prompts.
     """
     fitted = [
         prompt(ex.question, h, max_input_tokens) for ex, h in zip(examples, hits, strict=True)
@@ -165,10 +188,7 @@ def answer(
         log.warning("%d of %d prompts over model.max_input_tokens=%d: %d passages dropped or cut "
                     "(predictions.jsonl: cut_passages)", sum(c > 0 for c in cut), len(cut),
                     max_input_tokens, sum(cut))  # fmt: skip
-    outputs, stats = generate(
-        model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-        max_input_tokens=max_input_tokens, progress=progress, first_line=True,
-    )  # fmt: skip
+    outputs, stats = generate_fn(texts)
     return predictions(examples, texts, outputs, hits, cut), outputs, stats
 
 

@@ -86,13 +86,17 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
     if finished is not None:  # this exact computation already ran: rank 0 replays its results
         return cell.replay(finished, cfg, run, where, clock.elapsed()) if rank == 0 else 0.0
 
-    from ragft import generation, modeling, retrieval  # torch loads here, after the data checks
+    from ragft import generation, modeling, retrieval, served  # torch loads here, after checks
 
     runtime.seed_everything(run.seed)
     retriever = None
     if run.approach.retrieves:
         retriever = retrieval.build(run.retriever, dataset.corpus, cache)
-    loaded = modeling.load(run.model, run.quant, cache, seed=run.seed)
+    remote = run.generation.backend == "openai"  # a server answers: no weights load here
+    if remote:
+        loaded = served.load(run.model, run.generation.endpoint, cache, run.seed)
+    else:
+        loaded = modeling.load(run.model, run.quant, cache, seed=run.seed)
     prompts = prompting.PromptBuilder(
         loaded.tokenizer, run.model.chat_template, run.model.system_prompt, run.prompt
     )
@@ -100,11 +104,18 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
     def ask(model, examples, search=None):  # the cell's way of answering: retrieve, generate
         hits = search(examples) if search else [()] * len(examples)
         return generation.answer(
-            model, loaded.tokenizer, prompts.fitted, examples, hits,
-            max_new_tokens=run.generation.max_new_tokens,
-            batch_size=run.generation.batch_size,
-            max_input_tokens=run.model.max_input_tokens,
-        )  # fmt: skip
+            answerer(model), prompts.fitted, examples, hits, run.model.max_input_tokens
+        )
+
+    def answerer(model) -> generation.Generate:  # the local model, or the server
+        g = run.generation
+        if remote:
+            journal = served.journal_path(cache.root, g.endpoint)
+            return served.generator(g.endpoint, g.max_new_tokens, journal)
+        dtype = modeling.inference_dtype(run.model.inference_dtype, model)
+        return generation.local(model, loaded.tokenizer, max_new_tokens=g.max_new_tokens,
+                                batch_size=g.batch_size, dtype=dtype,
+                                max_input_tokens=run.model.max_input_tokens)  # fmt: skip
 
     def search(examples):
         questions = [ex.question for ex in examples]

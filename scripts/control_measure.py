@@ -36,11 +36,13 @@ def main() -> None:
     loaded = modeling.load(model_cfg, QuantConfig(), Cache(), seed=0)
     prompts = prompting.PromptBuilder(loaded.tokenizer, template=PromptConfig())
     t0 = time.perf_counter()
-    preds, _, _ = generation.answer(
-        loaded.model, loaded.tokenizer, prompts.fitted, questions, [()] * len(questions),
-        max_new_tokens=gen.max_new_tokens, batch_size=gen.batch_size,
-        max_input_tokens=model_cfg.max_input_tokens,
+    local = generation.local(
+        loaded.model, loaded.tokenizer, max_new_tokens=gen.max_new_tokens,
+        batch_size=gen.batch_size, max_input_tokens=model_cfg.max_input_tokens,
     )  # fmt: skip
+    preds, _, _ = generation.answer(
+        local, prompts.fitted, questions, [()] * len(questions), model_cfg.max_input_tokens
+    )
     seconds = time.perf_counter() - t0
     kept = [p for p in preds if contains(p.answer, p.example.answers) == 1.0]
     with open(args.out, "w", encoding="utf-8") as f:

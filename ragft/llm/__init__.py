@@ -7,7 +7,8 @@ satisfy the schema, with the reason in `error`) and the tokens spent. Backends:
 - `hf` (`ragft/llm/hf.py`): a local transformers model, batched, JSON-schema-constrained
   decoding with xgrammar, so every reply parses;
 - `openai` (`ragft/llm/endpoint.py`): the `openai` client against any OpenAI-compatible
-  endpoint, bounded concurrency, retries with backoff, schema validation always.
+  endpoint, bounded concurrency, retries with backoff, schema validation always; a request
+  with a rendered `prompt` goes to the endpoint's /v1/completions as it is (`ragft.served`).
 
 `journal.Journal` makes any backend resumable: a finished request is never sent again.
 The data generator (`ragft/datagen/`) and the judge use these; they never see which backend
@@ -31,16 +32,22 @@ class LLMError(RagftError):
 
 @dataclass(frozen=True)
 class Request:
-    """One chat turn to complete. `key` identifies it (resume, journal)."""
+    """One chat turn to complete, or (`prompt`) a text already rendered with the model's chat
+    template, to continue as it is (an endpoint's /v1/completions). `key` identifies it
+    (resume, journal)."""
 
     system: str
     user: str
     schema: dict[str, Any] | None = None
     max_tokens: int = 256
+    prompt: str | None = None
 
     @property
     def key(self) -> str:
-        return hash_key({"s": self.system, "u": self.user, "j": self.schema, "m": self.max_tokens})
+        parts = {"s": self.system, "u": self.user, "j": self.schema, "m": self.max_tokens}
+        if self.prompt is not None:
+            parts["p"] = self.prompt
+        return hash_key(parts)
 
     def messages(self) -> list[dict[str, str]]:
         head = [{"role": "system", "content": self.system}] if self.system else []

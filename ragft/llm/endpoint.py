@@ -70,10 +70,13 @@ class EndpointBackend:
     def _one(self, request: Request) -> Reply:
         kwargs: dict[str, Any] = {
             "model": self.model,
-            "messages": request.messages(),
             "max_tokens": min(request.max_tokens, self.max_tokens),
             "temperature": 0.0,
         }
+        if request.prompt is not None:  # rendered already: continued as it is
+            kwargs["prompt"] = request.prompt
+        else:
+            kwargs["messages"] = request.messages()
         if request.schema is not None and self.structured:
             kwargs["response_format"] = {
                 "type": "json_schema",
@@ -81,7 +84,10 @@ class EndpointBackend:
             }
         response = self._create(kwargs)
         choice = response.choices[0] if response.choices else None
-        text = (choice.message.content or "") if choice is not None else ""
+        if choice is None:
+            text = ""
+        else:
+            text = (choice.text if "prompt" in kwargs else choice.message.content) or ""
         usage = response.usage
         return parse_reply(
             text,
@@ -94,8 +100,9 @@ class EndpointBackend:
         import openai
 
         where, p = f"{self.base_url} (model {self.model!r})", self.prefix
+        api = self.client.completions if "prompt" in kwargs else self.client.chat.completions
         try:
-            return self.client.chat.completions.create(**kwargs)
+            return api.create(**kwargs)
         except openai.AuthenticationError:
             raise LLMError(
                 f"{where} refused the key (401): put a valid key in ${self.api_key_env} "

@@ -14,9 +14,24 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from ragft.approaches import APPROACHES, Approach
-from ragft.config import LOGGER_NAMES, OBJECTIVES, WANDB_MODES, RunConfig
+from ragft.config import (
+    BATCHING,
+    GENERATION_BACKENDS,
+    LOGGER_NAMES,
+    OBJECTIVES,
+    WANDB_MODES,
+    RunConfig,
+)
 from ragft.errors import ConfigError
-from ragft.validation.checks import Problems, Rule, check, one_of, positive, seed_range
+from ragft.validation.checks import (
+    Problems,
+    Rule,
+    check,
+    endpoint_problems,
+    one_of,
+    positive,
+    seed_range,
+)
 from ragft.validation.datagen import datagen_rule
 from ragft.validation.evaluation import evaluation_rule, prompt_rule
 from ragft.validation.inputs import data_rule, metrics_rule, retriever_rule
@@ -94,6 +109,19 @@ def generation_rule(run: RunConfig, approach: Approach | None) -> Problems:
     p = positive("generation.max_new_tokens", g.max_new_tokens)
     if g.batch_size < 0:
         p.append(f"generation.batch_size={g.batch_size} must be positive (or 0: fill the GPU)")
+    p += one_of("generation.batching", g.batching, BATCHING)
+    p += one_of("generation.backend", g.backend, GENERATION_BACKENDS)
+    if g.backend == "openai":
+        p += endpoint_problems("generation.endpoint", g.endpoint)
+        if approach is not None and approach.trains:
+            p.append(
+                f"generation.backend=openai answers with the server's weights, but "
+                f"approach={approach.name} trains its own; serve only cells that do not train "
+                "(approach=base or rag), or use generation.backend=local"
+            )
+        if run.quant.name != "none":
+            p.append(f"quant={run.quant.name} quantises local weights; a served model is "
+                     "quantised by its server (give quant=none)")  # fmt: skip
     return p
 
 

@@ -40,6 +40,7 @@ def model_rule(run: RunConfig, approach: Approach | None) -> Problems:
     m = run.model
     p = one_of("model.source", m.source, MODEL_SOURCES)
     p += one_of("model.dtype", m.dtype, DTYPES)
+    p += one_of("model.inference_dtype", m.inference_dtype, DTYPES)
     p += positive("model.max_input_tokens", m.max_input_tokens)
     if m.source in ("package-gguf", "tiny-random"):
         if not m.package:

@@ -316,7 +316,7 @@ def test_stop_ids_include_the_models_own_end_tokens():
 
 @pytest.mark.slow
 def test_answer_fits_prompts_to_the_budget_and_records_the_cut_passages(tiny):
-    from ragft.generation import answer
+    from ragft.generation import answer, local
     from ragft.prompting import PromptBuilder
     from ragft.types import Passage, QAExample
 
@@ -327,9 +327,9 @@ def test_answer_fits_prompts_to_the_budget_and_records_the_cut_passages(tiny):
     examples = [QAExample("q1", "Who founded the society?", ("X",)),
                 QAExample("q2", "Where?", ("Y",))]  # fmt: skip
     budget = builder.n_tokens(builder.prompt(examples[0].question, hits[:2]))
-    preds, outs, _ = answer(model, tok, builder.fitted, examples, [hits, hits[:1]],
-                            max_new_tokens=2, batch_size=2, max_input_tokens=budget,
-                            progress=False)  # fmt: skip
+    ask = local(model, tok, max_new_tokens=2, batch_size=2, max_input_tokens=budget,
+                progress=False)  # fmt: skip
+    preds, outs, _ = answer(ask, builder.fitted, examples, [hits, hits[:1]], budget)
     assert [p.cut_passages for p in preds] == [1, 0]
     assert preds[0].prompt == builder.prompt(examples[0].question, hits[:2])
     assert preds[0].passages == tuple(hits)  # as retrieved: the retrieval metrics read these
