@@ -380,6 +380,146 @@ def row_first_line(inp: Inputs, s: Sizes) -> Row:
     return row
 
 
+def _mixed_instructions(inp: Inputs, max_length: int = 512) -> list[dict]:
+    """Long instruction data of mixed length: each training question with 0, 2, 4 or 6
+    passages of the corpus (a seeded draw) in its prompt, as RAFT-style prompts carry them."""
+    from ragft import prompting
+    from ragft.training.batches import tokenize_pairs
+    from ragft.training_data import qa_pairs
+
+    rng = random.Random(0)
+    contexts = [rng.sample(inp.chunks, rng.choice([0, 2, 4, 6])) for _ in inp.ds.train]
+    pairs = qa_pairs(
+        inp.ds.train,
+        lambda m: prompting.render(inp.tok, m),
+        lambda m, a: prompting.completion(inp.tok, m, a),
+        contexts,
+    )
+    return tokenize_pairs(inp.tok, pairs, max_length)
+
+
+def row_packing(inp: Inputs, s: Sizes, data: str = "qa+cpt") -> Row:
+    """Useful tokens/s of the training step: packed rows vs length-grouped padded batches
+    (the same batches of the same examples, the same loss, AdamW step)."""
+    import torch
+
+    from ragft.training.batches import (
+        LengthGroupedBatches,
+        batch_tokens,
+        collate,
+        collate_packed,
+    )
+    from ragft.training.module import answer_loss, packing_problem
+    from ragft.training.specs import FitSpec
+
+    bs = FitSpec().batch_size
+    pool = inp.tokenized_qa_cpt if data == "qa+cpt" else _mixed_instructions(inp)
+    examples = list(pool)
+    random.Random(0).shuffle(examples)  # a seeded sample: both sides train on exactly these
+    examples = examples[: s.useful_batches * bs]
+    lengths = [len(x["input_ids"]) for x in examples]
+    grouped = LengthGroupedBatches(lengths, bs, seed=0)._batches()
+    model = _fresh_lora(inp)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    pad = inp.tok.pad_token_id
+
+    def run(make) -> float:
+        useful, started = 0, time.perf_counter()
+        for b in grouped:
+            batch = make([examples[i] for i in b])
+            answer_loss(model, batch).backward()
+            opt.step()
+            opt.zero_grad()
+            useful += batch_tokens(batch)
+        return useful / (time.perf_counter() - started)
+
+    first = [examples[i] for i in grouped[0]]
+    with torch.no_grad():  # the two sides train on the same loss
+        a, b = answer_loss(model, collate_packed(first)), answer_loss(model, collate(first, pad))
+    row = Row(
+        f"packing ({data})",
+        f"non-padding tokens/s, packed rows (fictional-kb, {data})",
+        "the same batches length-grouped and padded",
+        "tokens/s",
+        1.0,
+    )
+    row.ragft_value, row.plain_value = median_pair(
+        s.repeats, lambda: run(collate_packed), lambda: run(lambda rows: collate(rows, pad))
+    )
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in grouped)
+    row.notes["padding share, length-grouped"] = round(1 - sum(lengths) / padded, 3)
+    row.notes["example length min/median/max"] = [
+        min(lengths),
+        int(statistics.median(lengths)),
+        max(lengths),
+    ]
+    row.notes["packed row tokens (median)"] = int(
+        statistics.median(sum(lengths[i] for i in b) for b in grouped)
+    )
+    row.notes["examples, batches of"] = [len(examples), bs]
+    row.notes["first batch loss, packed / padded - 1"] = float(a / b - 1)
+    row.notes["attention"] = inp.model.config._attn_implementation
+    row.notes["packing check"] = packing_problem(model) or "ok"
+    return row
+
+
+def row_rag_eval(inp: Inputs, s: Sizes) -> Row:
+    """ragft's RAG evaluation (dense search, fitted prompts, batched generation, answers)
+    against a plain script doing the same retrieval, prompts and generation by hand."""
+    import numpy as np
+    import torch
+
+    from ragft import generation, prompting, retrieval
+    from ragft.config import GenerationConfig, ModelConfig, RetrieverConfig
+
+    g, m, r = GenerationConfig(), ModelConfig(), RetrieverConfig()
+    ret = retrieval.build(r, inp.ds.corpus, inp.cache)
+    examples, texts = list(inp.ds.eval), [c.text for c in ret.chunks]
+    search = _raw_faiss(ret, texts)
+    builder = prompting.PromptBuilder(inp.tok)
+    stops = generation._stop_ids(inp.tok, inp.model)
+
+    def ragft_side() -> float:
+        t0 = time.perf_counter()
+        hits = ret.search([ex.question for ex in examples], r.k)
+        local = generation.local(inp.model, inp.tok, max_new_tokens=g.max_new_tokens,
+                                 batch_size=g.batch_size, max_input_tokens=m.max_input_tokens,
+                                 progress=False)  # fmt: skip
+        generation.answer(local, builder.fitted, examples, hits, m.max_input_tokens)
+        return len(examples) / (time.perf_counter() - t0)
+
+    def plain_side() -> float:
+        t0 = time.perf_counter()
+        ids = search([ex.question for ex in examples], r.k)
+        prompts = [prompting.render(inp.tok, prompting.user_message(
+            ex.question, [ret.chunks[i] for i in row if i >= 0]))
+            for ex, row in zip(examples, np.asarray(ids), strict=True)]  # fmt: skip
+        for start in range(0, len(prompts), g.batch_size):
+            batch = inp.tok(prompts[start : start + g.batch_size], return_tensors="pt",
+                            padding=True, add_special_tokens=False)  # fmt: skip
+            with torch.inference_mode():
+                out = inp.model.generate(**batch, max_new_tokens=g.max_new_tokens,
+                                         do_sample=False, pad_token_id=inp.tok.pad_token_id,
+                                         eos_token_id=stops)  # fmt: skip
+            new = out[:, batch["input_ids"].shape[1] :]
+            [
+                prompting.extract_answer(t)
+                for t in inp.tok.batch_decode(new, skip_special_tokens=True)
+            ]
+        return len(examples) / (time.perf_counter() - t0)
+
+    row = Row(
+        "rag evaluation",
+        "dense search + fitted prompts + generation.answer (answers/s)",
+        "raw faiss search + the same prompts + model.generate in batches of 16, by hand",
+        "answers/s",
+        1.0,
+    )
+    row.ragft_value, row.plain_value = median_pair(s.repeats, ragft_side, plain_side)
+    row.notes["questions"], row.notes["k"] = len(examples), r.k
+    return row
+
+
 def _queries(inp: Inputs, n: int) -> list[str]:
     return [ex.question for ex in inp.search_ds.eval][:n]
 
@@ -560,6 +700,9 @@ ROWS: dict[str, Callable[[Inputs, Sizes], Row]] = {
     "useful_tokens_cpt": lambda inp, s: row_useful_tokens(inp, s, "qa+cpt"),
     "generation": row_generation,
     "first_line": row_first_line,
+    "rag_eval": row_rag_eval,
+    "packing_cpt": lambda inp, s: row_packing(inp, s, "qa+cpt"),
+    "packing_mixed": lambda inp, s: row_packing(inp, s, "mixed"),
     "dense": row_dense,
     "bm25": row_bm25,
     "cached_cell": row_cached_cell,

@@ -1,11 +1,13 @@
 """Batches: supervised pairs tokenised with masked prompts, length-grouped and dynamically
-padded, in a seeded order that a resumed fit continues exactly."""
+padded (or packed: one row, no padding), in a seeded order that a resumed fit continues
+exactly."""
 
 from __future__ import annotations
 
 import math
 import random
 from collections.abc import Iterator, Sequence
+from functools import partial
 
 import pytorch_lightning as pl
 import torch
@@ -39,6 +41,41 @@ def tokenize_pairs(tokenizer, pairs: Sequence[TrainPair], max_length: int) -> li
             )
         out.append({"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target})
     return out
+
+
+def collate_packed(batch: list[dict]) -> dict[str, torch.Tensor]:
+    """A batch's examples end to end in one row (1 x total tokens), no padding and no
+    attention_mask (transformers' DataCollatorWithFlattening).
+
+    `position_ids` restart at 0 for every example: from them (with no attention_mask and no
+    cache) transformers' masking builds a block-diagonal causal mask, so no example attends to
+    another. Each example's first label is IGNORE, so none is predicted from the one before:
+    the labelled tokens, and so the loss, are those of the padded batch.
+    """
+    from transformers import DataCollatorWithFlattening
+
+    return DataCollatorWithFlattening(return_tensors="pt", separator_id=IGNORE)(batch)
+
+
+def is_packed(batch: dict[str, torch.Tensor]) -> bool:
+    """True for a `collate_packed` batch (position ids, no attention mask)."""
+    return "position_ids" in batch and "attention_mask" not in batch
+
+
+def batch_examples(batch: dict[str, torch.Tensor]) -> int:
+    """The examples a padded (one a row) or packed (one a position id 0) batch holds."""
+    if is_packed(batch):
+        return int((batch["position_ids"] == 0).sum())
+    return int(batch["input_ids"].shape[0])
+
+
+def batch_tokens(batch: dict[str, torch.Tensor]) -> int:
+    """The real tokens of a padded or packed batch: prompts and answers, padding left out.
+
+    Not `input_ids != pad_id`: the pad id may be a real token too (often the eos token).
+    """
+    mask = batch.get("attention_mask")
+    return int(mask.sum()) if mask is not None else int(batch["input_ids"].numel())
 
 
 def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
@@ -107,7 +144,10 @@ class LengthGroupedBatches(Sampler[list[int]]):
 
 
 class SupervisedDataModule(pl.LightningDataModule):
-    """Tokenised pairs -> length-grouped, dynamically padded batches (+ optional validation)."""
+    """Tokenised pairs -> length-grouped, dynamically padded batches (+ optional validation).
+
+    With `packing` each batch (the same examples) is one packed row instead (`collate_packed`).
+    """
 
     def __init__(
         self,
@@ -116,9 +156,11 @@ class SupervisedDataModule(pl.LightningDataModule):
         batch_size: int,
         seed: int,
         val_fraction: float = 0.0,
+        packing: bool = False,
     ):
         super().__init__()
         self.pad_id, self.batch_size, self.seed = pad_id, batch_size, seed
+        self.packing = packing
         self.start_epoch = 0  # a resumed fit's first epoch (from its checkpoint)
         order = list(range(len(tokenized)))
         random.Random(seed).shuffle(order)
@@ -135,7 +177,8 @@ class SupervisedDataModule(pl.LightningDataModule):
         )
         if shuffle:
             sampler.set_epoch(self.start_epoch)
-        return DataLoader(data, batch_sampler=sampler, collate_fn=lambda b: collate(b, self.pad_id))
+        collate_fn = collate_packed if self.packing else partial(collate, pad_id=self.pad_id)
+        return DataLoader(data, batch_sampler=sampler, collate_fn=collate_fn)
 
     # Lightning never calls set_epoch on a batch sampler, and it builds (and prefetches from)
     # the train loader while setting up the optimizer, before it restores the loop state. So

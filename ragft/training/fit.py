@@ -12,11 +12,12 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from ragft.errors import ConfigError
 from ragft.ranks import external_world_size, global_rank, torchelastic_launched
 from ragft.training.adapters import attach_adapter, save_trained
 from ragft.training.batches import SupervisedDataModule
 from ragft.training.launch import cluster_plugins, strategy_for
-from ragft.training.module import CausalLMModule
+from ragft.training.module import CausalLMModule, packing_problem
 from ragft.training.monitors import callbacks as own_callbacks
 from ragft.training.specs import TrainSpec
 
@@ -70,8 +71,10 @@ def fit_model(
         f"{trainable:,}",
         f"{total:,}",
     )
+    if f.packing and (problem := packing_problem(model)):
+        raise ConfigError([problem])
     data = SupervisedDataModule(
-        tokenized, tokenizer.pad_token_id, f.batch_size, spec.seed, f.val_fraction
+        tokenized, tokenizer.pad_token_id, f.batch_size, spec.seed, f.val_fraction, f.packing
     )
     module = CausalLMModule(model, f.learning_rate, f.weight_decay, f.warmup_ratio)
     trainer = _trainer(spec, ckpt_dir, loggers, callbacks)

@@ -5,10 +5,11 @@ rate and throughput monitors.
   bar, is not a TTY: SLURM, submitit) `LineProgressBar`, a plain line per tenth of an epoch
   or per `progress.LINE_SECONDS`, with the loss.
 - `LearningRateMonitor`: the scheduler's rate every step, as `train/lr`.
-- `ThroughputMonitor`: `train/time`, `train/samples`, `train/lengths` (answer-and-prompt
-  tokens, padding left out) every step and, once `THROUGHPUT_WINDOW` steps are in, their
-  rolling rates (`train/device/samples_per_sec`, `train/device/items_per_sec`: tokens/s).
-  The FLOPs per batch are unknown (`CausalLMModule.flops_per_batch` is None): no MFU.
+- `ThroughputMonitor`: `train/time`, `train/samples` (examples, also those of a packed row),
+  `train/lengths` (answer-and-prompt tokens, padding left out) every step and, once
+  `THROUGHPUT_WINDOW` steps are in, their rolling rates (`train/device/samples_per_sec`,
+  `train/device/items_per_sec`: tokens/s). The FLOPs per batch are unknown
+  (`CausalLMModule.flops_per_batch` is None): no MFU.
 
 Both monitors log into the trainer's loggers (the cell's CSV and, when on, its W&B run).
 """
@@ -21,6 +22,7 @@ from typing import Any
 import pytorch_lightning as pl
 
 from ragft import progress
+from ragft.training.batches import batch_examples, batch_tokens
 
 THROUGHPUT_WINDOW = 10  # steps a rolling throughput rate averages over
 LR_NAME = "train/lr"  # the scheduler's name: LearningRateMonitor logs it under this key
@@ -33,8 +35,8 @@ def callbacks(has_logger: bool) -> list[pl.Callback]:
         out.append(pl.callbacks.LearningRateMonitor(logging_interval="step"))
         out.append(
             pl.callbacks.ThroughputMonitor(
-                batch_size_fn=lambda batch: int(batch["input_ids"].shape[0]),
-                length_fn=lambda batch: int(batch["attention_mask"].sum()),
+                batch_size_fn=batch_examples,  # padded or packed (one row) batches alike
+                length_fn=batch_tokens,
                 window_size=THROUGHPUT_WINDOW,
             )
         )

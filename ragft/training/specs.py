@@ -64,6 +64,7 @@ class FitSpec:
     gradient_checkpointing: bool = False
     max_length: int = 512  # tokens per example; prompts are cut from the left
     val_fraction: float = 0.0
+    packing: bool = False  # each batch one row, no padding (batches.collate_packed)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,9 @@ class TrainSpec:
             "none", self.inert.quant_compute_dtype, self.inert.quant_double_quant
         )
         devices = {k: v for k, v in asdict(self.devices).items() if k != "preset"}
+        fit = asdict(self.fit)
+        if not self.fit.packing:  # keys from before packing existed stay byte-identical
+            del fit["packing"]
         texts = [t for p in pairs for t in (p.prompt, p.completion)]
         return {
             "model": self.fingerprint,
@@ -113,7 +117,7 @@ class TrainSpec:
                 "compute_dtype": quant.compute_dtype,
                 "double_quant": quant.double_quant,
             },  # fmt: skip
-            "trainer": {**devices, **asdict(self.fit)},
+            "trainer": {**devices, **fit},
             "seed": self.seed,
             "pairs": texts_sha256(texts),
             "n_pairs": len(pairs),

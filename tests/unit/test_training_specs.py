@@ -73,7 +73,8 @@ def test_key_parts_are_the_config_slices_as_dicts():
                              "target_modules": ("q_proj", "v_proj")}  # fmt: skip
     assert parts["quant"] == {"name": "nf4", "compute_dtype": "auto", "double_quant": False}
     assert "name" not in parts["trainer"] and parts["trainer"]["devices"] == [0, 1]
-    assert list(parts["trainer"]) == [k for k in vars(run.trainer) if k != "name"]
+    # packing is in the key only when on (adapters trained before it existed stay valid)
+    assert list(parts["trainer"]) == [k for k in vars(run.trainer) if k not in ("name", "packing")]
     assert (parts["seed"], parts["n_pairs"], parts["format"]) == (1, 2, 1)
 
 
@@ -86,6 +87,7 @@ def test_every_setting_that_shapes_the_adapter_changes_its_key():
         replace(base, adapter=None),
         replace(base, quant=QuantSpec("nf4")),
         replace(base, fit=replace(base.fit, learning_rate=1e-4)),
+        replace(base, fit=replace(base.fit, packing=True)),
         replace(base, devices=replace(base.devices, devices=2)),
         replace(base, seed=1),
         replace(base, fingerprint={"other": 1}),
