@@ -114,7 +114,7 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
             return served.generator(g.endpoint, g.max_new_tokens, journal)
         dtype = modeling.inference_dtype(run.model.inference_dtype, model)
         return generation.local(model, loaded.tokenizer, max_new_tokens=g.max_new_tokens,
-                                batch_size=g.batch_size, dtype=dtype,
+                                batch_size=g.batch_size, dtype=dtype, batching=g.batching,
                                 max_input_tokens=run.model.max_input_tokens)  # fmt: skip
 
     def search(examples):

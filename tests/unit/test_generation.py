@@ -334,3 +334,22 @@ def test_answer_fits_prompts_to_the_budget_and_records_the_cut_passages(tiny):
     assert preds[0].prompt == builder.prompt(examples[0].question, hits[:2])
     assert preds[0].passages == tuple(hits)  # as retrieved: the retrieval metrics read these
     assert all(o.prompt_tokens <= budget for o in outs)
+
+
+@pytest.mark.parametrize(
+    ("batching", "n", "expected"),
+    [("static", 200, "static"), ("continuous", 2, "continuous"),
+     ("auto", 127, "static"), ("auto", 128, "continuous")],
+)  # fmt: skip
+def test_local_picks_static_or_continuous_batching(monkeypatch, batching, n, expected):
+    from ragft import continuous, generation
+
+    called = []
+    monkeypatch.setattr(generation, "generate", lambda *a, **k: called.append("static"))
+    monkeypatch.setattr(
+        continuous, "generate_continuous", lambda *a, **k: called.append("continuous")
+    )
+    ask = generation.local(None, None, max_new_tokens=1, batch_size=1, max_input_tokens=8,
+                           batching=batching)  # fmt: skip
+    ask(["q"] * n)
+    assert called == [expected]
