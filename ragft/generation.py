@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -143,39 +142,6 @@ def predictions(
 Generate = Callable[[Sequence[str]], tuple[list[Generated], GenerationStats]]
 
 
-AUTO_CONTINUOUS = 128  # batching=auto: continuous from this many prompts on (long runs)
-
-
-def local(
-    model, tokenizer, *, max_new_tokens: int, batch_size: int, max_input_tokens: int,
-    progress: bool = True, dtype: torch.dtype | None = None, batching: str = "static",
-) -> Generate:  # fmt: skip
-    """`prompts -> (outputs, stats)` on this process's model with the first-line stop, in
-    `dtype` under autocast when one is given (`modeling.inference_dtype`): static batches
-    (`generate`), transformers' continuous batching (`continuous.generate_continuous`), or
-    `auto`: continuous for runs of `AUTO_CONTINUOUS` prompts or more, where it was measured
-    faster on the CPU (experiments/benchmarks), static for the shorter ones."""
-
-    def run(prompts: Sequence[str]) -> tuple[list[Generated], GenerationStats]:
-        many = len(prompts) >= AUTO_CONTINUOUS
-        fn = generate
-        if batching == "continuous" or (batching == "auto" and many):
-            from ragft.continuous import generate_continuous as fn
-        with _autocast(model, dtype):
-            return fn(
-                model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                max_input_tokens=max_input_tokens, progress=progress, first_line=True,
-            )  # fmt: skip
-
-    return run
-
-
-def _autocast(model, dtype: torch.dtype | None):
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(next(model.parameters()).device.type, dtype=dtype)
-
-
 def answer(
     generate_fn: Generate,
     prompt: Callable[[str, Sequence[Passage], int], tuple[str, int]],
@@ -187,8 +153,9 @@ def answer(
 
     `prompt(question, passages, max_input_tokens)` gives the prompt within the budget and how
     many passages it dropped or cut (`PromptBuilder.fitted`): passages give way, never the
-    template or the question. `generate_fn` answers the prompts: `local` (this process's
-    model) or `served.generator` (an OpenAI-compatible server); both read the same prompts.
+    template or the question. `generate_fn` answers the prompts: `answering.local` (this
+    process's model) or `served.generator` (an OpenAI-compatible server); both read the
+    same prompts.
     """
     fitted = [
         prompt(ex.question, h, max_input_tokens) for ex, h in zip(examples, hits, strict=True)

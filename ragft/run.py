@@ -86,7 +86,7 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
     if finished is not None:  # this exact computation already ran: rank 0 replays its results
         return cell.replay(finished, cfg, run, where, clock.elapsed()) if rank == 0 else 0.0
 
-    from ragft import generation, modeling, retrieval, served  # torch loads here, after checks
+    from ragft import answering, generation, modeling, retrieval, served  # torch: after checks
 
     runtime.seed_everything(run.seed)
     retriever = None
@@ -113,7 +113,7 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
             journal = served.journal_path(cache.root, g.endpoint)
             return served.generator(g.endpoint, g.max_new_tokens, journal)
         dtype = modeling.inference_dtype(run.model.inference_dtype, model)
-        return generation.local(model, loaded.tokenizer, max_new_tokens=g.max_new_tokens,
+        return answering.local(model, loaded.tokenizer, max_new_tokens=g.max_new_tokens,
                                 batch_size=g.batch_size, dtype=dtype, batching=g.batching,
                                 max_input_tokens=run.model.max_input_tokens)  # fmt: skip
 

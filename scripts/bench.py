@@ -469,7 +469,7 @@ def row_rag_eval(inp: Inputs, s: Sizes) -> Row:
     import numpy as np
     import torch
 
-    from ragft import generation, prompting, retrieval
+    from ragft import answering, generation, prompting, retrieval
     from ragft.config import GenerationConfig, ModelConfig, RetrieverConfig
 
     g, m, r = GenerationConfig(), ModelConfig(), RetrieverConfig()
@@ -482,7 +482,7 @@ def row_rag_eval(inp: Inputs, s: Sizes) -> Row:
     def ragft_side() -> float:
         t0 = time.perf_counter()
         hits = ret.search([ex.question for ex in examples], r.k)
-        local = generation.local(inp.model, inp.tok, max_new_tokens=g.max_new_tokens,
+        local = answering.local(inp.model, inp.tok, max_new_tokens=g.max_new_tokens,
                                  batch_size=g.batch_size, max_input_tokens=m.max_input_tokens,
                                  progress=False)  # fmt: skip
         generation.answer(local, builder.fitted, examples, hits, m.max_input_tokens)

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ragft import control, generation, modeling, prompting  # noqa: E402
+from ragft import answering, control, generation, modeling, prompting  # noqa: E402
 from ragft.cache import Cache  # noqa: E402
 from ragft.config import GenerationConfig, ModelConfig, PromptConfig, QuantConfig  # noqa: E402
 from ragft.metrics import contains  # noqa: E402
@@ -36,7 +36,7 @@ def main() -> None:
     loaded = modeling.load(model_cfg, QuantConfig(), Cache(), seed=0)
     prompts = prompting.PromptBuilder(loaded.tokenizer, template=PromptConfig())
     t0 = time.perf_counter()
-    local = generation.local(
+    local = answering.local(
         loaded.model, loaded.tokenizer, max_new_tokens=gen.max_new_tokens,
         batch_size=gen.batch_size, max_input_tokens=model_cfg.max_input_tokens,
     )  # fmt: skip

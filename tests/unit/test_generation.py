@@ -316,7 +316,8 @@ def test_stop_ids_include_the_models_own_end_tokens():
 
 @pytest.mark.slow
 def test_answer_fits_prompts_to_the_budget_and_records_the_cut_passages(tiny):
-    from ragft.generation import answer, local
+    from ragft.answering import local
+    from ragft.generation import answer
     from ragft.prompting import PromptBuilder
     from ragft.types import Passage, QAExample
 
@@ -342,14 +343,14 @@ def test_answer_fits_prompts_to_the_budget_and_records_the_cut_passages(tiny):
      ("auto", 127, "static"), ("auto", 128, "continuous")],
 )  # fmt: skip
 def test_local_picks_static_or_continuous_batching(monkeypatch, batching, n, expected):
-    from ragft import continuous, generation
+    from ragft import answering, continuous, generation
 
     called = []
     monkeypatch.setattr(generation, "generate", lambda *a, **k: called.append("static"))
     monkeypatch.setattr(
         continuous, "generate_continuous", lambda *a, **k: called.append("continuous")
     )
-    ask = generation.local(None, None, max_new_tokens=1, batch_size=1, max_input_tokens=8,
+    ask = answering.local(None, None, max_new_tokens=1, batch_size=1, max_input_tokens=8,
                            batching=batching)  # fmt: skip
     ask(["q"] * n)
     assert called == [expected]

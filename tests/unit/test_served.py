@@ -92,7 +92,7 @@ def test_inference_dtype_auto_runs_as_loaded_on_the_cpu():
 
 
 def test_bf16_inference_changes_the_compute_not_the_weights():
-    from ragft.generation import _autocast
+    from ragft.answering import _autocast
 
     model = micro_llama()
     ids = torch.tensor([[1, 5, 7, 9]])
