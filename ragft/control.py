@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ragft.cache import Cache
+from ragft.config import GenerationConfig
 from ragft.data.jsonl import IdRegistry, get_str, get_str_list, read_jsonl
 from ragft.errors import DataError
 from ragft.metrics import contains
@@ -69,10 +70,25 @@ def scores(cell: float, base: float) -> dict[str, float]:
 def base_key(questions: Sequence[QAExample], **settings: Any) -> dict[str, Any]:
     """What decides the base model's control score: the set and the settings given (model,
     quant, prompt, generation: their config records)."""
-    parts = {k: asdict(v) if hasattr(v, "__dataclass_fields__") else v
+    parts = {k: _generation_key(v) if isinstance(v, GenerationConfig)
+             else asdict(v) if hasattr(v, "__dataclass_fields__") else v
              for k, v in settings.items()}  # fmt: skip
     parts["set"] = [(q.id, q.question, *q.answers) for q in questions]
     return parts
+
+
+def _generation_key(g: GenerationConfig) -> dict[str, Any]:
+    """What of the generation settings decides a stored answer outside a cell (the control
+    base score): a served model by its URL and name; the options that came in after such
+    keys were first stored are left out at their defaults, so those keys stay valid."""
+    key = asdict(g)
+    endpoint = key.pop("endpoint")
+    if g.backend == "openai":
+        key["endpoint"] = {"base_url": endpoint["base_url"], "model": endpoint["model"]}
+    for name, before in (("backend", "local"), ("batching", "static")):
+        if key[name] == before:
+            del key[name]
+    return key
 
 
 def base_score(cache: Cache, key: dict[str, Any], compute: Callable[[], float]) -> float:
