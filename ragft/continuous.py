@@ -21,7 +21,13 @@ from collections.abc import Sequence
 
 import torch
 
-from ragft.generation import Generated, _count_until_stop, _stop_ids
+from ragft.generation import (
+    FirstLineStop,
+    Generated,
+    _count_until_stop,
+    _stop_ids,
+    cost_figures,
+)
 from ragft.progress import bar as progress_bar
 from ragft.records import GenerationStats
 
@@ -46,11 +52,15 @@ def generate_continuous(
     non-empty line has ended (what `FirstLineStop` does in the static path: the manager takes
     no stopping criterion): the newline is kept, the tokens generated after it before the
     cancel reached the scheduler are dropped, and `new_tokens` counts up to the newline.
+    A prompt of no tokens is an error (the static path would answer it from padding alone).
     """
     t0 = time.perf_counter()
     ids = tokenizer(
         list(prompts), add_special_tokens=False, truncation=True, max_length=max_input_tokens
     )["input_ids"] if prompts else []  # fmt: skip
+    empty = [i for i, x in enumerate(ids) if not x]
+    if empty:  # the manager would answer them with another request's tokens
+        raise ValueError(f"prompts {empty[:5]} have no tokens: continuous batching needs one")
     eos = _stop_ids(tokenizer, model)
     tokens, per_pass = _run(
         model, tokenizer, ids, eos, max_new_tokens, batch_size, progress, first_line
@@ -60,17 +70,7 @@ def generate_continuous(
         n = _count_until_stop(new, eos, tokenizer.pad_token_id)
         text = tokenizer.decode(new[:n], skip_special_tokens=True)
         done.append(Generated(text=text, new_tokens=n, prompt_tokens=len(prompt_ids)))
-    seconds = time.perf_counter() - t0
-    total_new = sum(g.new_tokens for g in done)
-    return done, GenerationStats(
-        generate_seconds=round(seconds, 3),
-        generated_tokens=total_new,
-        generate_tokens_per_s=round(total_new / seconds, 2) if seconds > 0 else 0.0,
-        seconds_per_question=round(seconds / max(len(prompts), 1), 4),
-        generate_batch_size=per_pass,
-        prompt_tokens_per_question=round(sum(g.prompt_tokens for g in done) / len(done), 1)
-        if done else None,
-    )  # fmt: skip
+    return done, cost_figures(done, time.perf_counter() - t0, per_pass)
 
 
 def continuous_config(device: torch.device, batch_size: int, longest: int, max_new_tokens: int):
@@ -176,8 +176,7 @@ class _FirstLines:
     as `generation.FirstLineStop` (a newline after some text), read only over new tokens."""
 
     def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self.pieces: dict[int, str] = {}
+        self.rule = FirstLineStop(tokenizer, 0)
         self.seen: dict[int, int] = {}  # request -> tokens read so far
         self.has_text: dict[int, bool] = {}
 
@@ -186,13 +185,8 @@ class _FirstLines:
         while the line goes on."""
         has_text = self.has_text.get(request, False)
         for n in range(self.seen.get(request, 0), len(tokens)):
-            tid = tokens[n]
-            piece = self.pieces.get(tid)
-            if piece is None:
-                piece = self.pieces[tid] = self.tokenizer.decode([tid])
-            for k, segment in enumerate(piece.split("\n")):
-                if k > 0 and has_text:
-                    return n + 1
-                has_text = has_text or bool(segment.strip())
+            ended, has_text = self.rule.ends(tokens[n], has_text)
+            if ended:
+                return n + 1
         self.seen[request], self.has_text[request] = len(tokens), has_text
         return None

@@ -43,7 +43,7 @@ def generate(
     results: list[Generated | None] = [None] * len(prompts)
     if batch_size == 0:
         batch_size = auto_batch_size(model, tokenizer, prompts, max_new_tokens, max_input_tokens)
-    first_batch_size, eos, total_new, start = batch_size, _stop_ids(tokenizer, model), 0, 0
+    first_batch_size, eos, start = batch_size, _stop_ids(tokenizer, model), 0
     t0 = time.perf_counter()
     bar = progress_bar(len(prompts), "generate", "q", disable=not progress)
     while start < len(order):
@@ -64,19 +64,24 @@ def generate(
         start += len(idx)
         for i, g in zip(idx, done, strict=True):
             results[i] = g
-            total_new += g.new_tokens
         bar.update(len(idx))
     bar.close()
-    seconds = time.perf_counter() - t0
     done = [r for r in results if r is not None]
-    return done, GenerationStats(
+    return done, cost_figures(done, time.perf_counter() - t0, first_batch_size)
+
+
+def cost_figures(outputs: Sequence[Generated], seconds: float, batch: int) -> GenerationStats:
+    """What answering cost: time, new tokens (and per second), seconds and prompt tokens per
+    question; `batch` is what was decoded together (a batch, a pass, requests in flight)."""
+    new = sum(g.new_tokens for g in outputs)
+    return GenerationStats(
         generate_seconds=round(seconds, 3),
-        generated_tokens=total_new,
-        generate_tokens_per_s=round(total_new / seconds, 2) if seconds > 0 else 0.0,
-        seconds_per_question=round(seconds / max(len(prompts), 1), 4),
-        generate_batch_size=first_batch_size,
-        prompt_tokens_per_question=round(sum(g.prompt_tokens for g in done) / len(done), 1)
-        if done else None,
+        generated_tokens=new,
+        generate_tokens_per_s=round(new / seconds, 2) if seconds > 0 else 0.0,
+        seconds_per_question=round(seconds / max(len(outputs), 1), 4),
+        generate_batch_size=batch,
+        prompt_tokens_per_question=round(sum(g.prompt_tokens for g in outputs) / len(outputs), 1)
+        if outputs else None,
     )  # fmt: skip
 
 
@@ -240,17 +245,21 @@ class FirstLineStop:
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
         for row, tid in enumerate(input_ids[:, -1].tolist()):
-            if self.done[row]:
-                continue
-            piece = self.pieces.get(tid)
-            if piece is None:
-                piece = self.pieces[tid] = self.tokenizer.decode([tid])
-            for i, segment in enumerate(piece.split("\n")):
-                if i > 0 and self.has_text[row]:  # a newline after text: the line has ended
-                    self.done[row] = True
-                    break
-                self.has_text[row] = self.has_text[row] or bool(segment.strip())
+            if not self.done[row]:
+                self.done[row], self.has_text[row] = self.ends(tid, self.has_text[row])
         return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
+
+    def ends(self, tid: int, has_text: bool) -> tuple[bool, bool]:
+        """(whether token `tid` ends the first line, whether the line has text after it),
+        given whether it had text before: the rule, shared with `continuous`."""
+        piece = self.pieces.get(tid)
+        if piece is None:
+            piece = self.pieces[tid] = self.tokenizer.decode([tid])
+        for i, segment in enumerate(piece.split("\n")):
+            if i > 0 and has_text:  # a newline after text: the line has ended
+                return True, has_text
+            has_text = has_text or bool(segment.strip())
+        return False, has_text
 
 
 def _count_until_stop(tokens: list[int], stops: list[int], pad: int | None) -> int:

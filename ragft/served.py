@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ragft.cache import Cache, hash_key
 from ragft.config import EndpointConfig, ModelConfig
-from ragft.generation import Generated
+from ragft.generation import Generated, cost_figures
 from ragft.progress import bar as progress_bar
 from ragft.records import GenerationStats, LoadedModel, ModelInfo
 
@@ -65,21 +65,6 @@ def generator(endpoint: EndpointConfig, max_new_tokens: int, journal: Path, prog
         bar.close()
         seconds = time.perf_counter() - t0
         outputs = [Generated(r.text, r.tokens_out, r.tokens_in) for r in replies]
-        return outputs, stats(outputs, seconds, e.concurrency)
+        return outputs, cost_figures(outputs, seconds, e.concurrency)
 
     return generate
-
-
-def stats(outputs: Sequence[Generated], seconds: float, in_flight: int) -> GenerationStats:
-    """The cost figures of served answers (the server's own token counts)."""
-    new = sum(o.new_tokens for o in outputs)
-    n = max(len(outputs), 1)
-    return GenerationStats(
-        generate_seconds=round(seconds, 3),
-        generated_tokens=new,
-        generate_tokens_per_s=round(new / seconds, 2) if seconds > 0 else 0.0,
-        seconds_per_question=round(seconds / n, 4),
-        generate_batch_size=in_flight,
-        prompt_tokens_per_question=round(sum(o.prompt_tokens for o in outputs) / n, 1)
-        if outputs else None,
-    )  # fmt: skip

