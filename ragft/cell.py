@@ -77,9 +77,15 @@ def place(cfg: DictConfig, hc: Any) -> Place:
 
 
 def identity(run: RunConfig, dataset: Dataset) -> dict[str, Any]:
-    """What decides the cell's result: the finished-cell cache's key parts."""
+    """What decides the cell's result: the finished-cell cache's key parts, `auto` inference
+    dtype as this machine resolves it (bf16 or float32 answers differ)."""
+    config = cell_identity(run)
+    if "inference_dtype" in config["model"]:  # a local model (a server's dtype is its own)
+        from ragft.modeling import resolved_inference_dtype
+
+        config["model"]["inference_dtype"] = resolved_inference_dtype(run.model.inference_dtype)
     return {
-        "config": cell_identity(run),
+        "config": config,
         "data": fingerprint(dataset, with_train=run.approach.trains),
         "format": CELL_FORMAT,
     }

@@ -76,17 +76,35 @@ def load_tokenizer(cfg: ModelConfig, cache: Cache, seed: int = 0):
 
 
 def inference_dtype(name: str, model) -> torch.dtype | None:
-    """The dtype generation computes in under `torch.autocast` (`model.inference_dtype`), or
-    None to run as loaded: auto = bfloat16 on a GPU that has it, as loaded on the CPU (bf16
-    measured slower there); quantised weights compute in their own compute dtype."""
+    """The dtype answers are computed in (`model.inference_dtype`), or None to answer with the
+    model as loaded: auto = bfloat16 on a GPU that has it and on a CPU with native bf16 dot
+    products (AVX512-BF16 or AMX), where it halves the weights read per decoding step and
+    doubles the matrix throughput (2x the answers/s, experiments/benchmarks); float32
+    elsewhere. Quantised weights compute in their own compute dtype; a model already in the
+    dtype needs nothing."""
     device = next(model.parameters()).device
     if getattr(model, "is_quantized", False) or getattr(model, "is_loaded_in_4bit", False):
         return None
-    if name == "auto":
-        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-        return torch.bfloat16 if cuda_bf16 else None
-    dtype = DTYPES[name]
-    return None if dtype == torch.float32 else dtype
+    dtype = DTYPES[resolved_inference_dtype(name, device.type)]
+    return None if dtype == next(model.parameters()).dtype else dtype
+
+
+def resolved_inference_dtype(name: str, device_type: str | None = None) -> str:
+    """`model.inference_dtype` with `auto` made concrete for this machine (a GPU when there
+    is one): what decides a cell's answers, so a cell's identity holds it."""
+    if name != "auto":
+        return name
+    if device_type is None:
+        device_type = "cuda" if torch.cuda.is_available() else "cpu"
+    if device_type == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    return "bfloat16" if cpu_has_bf16() else "float32"
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX); without, torch emulates
+    it and bf16 is slower than float32."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def quant_spec(quant: QuantConfig) -> QuantSpec | None:

@@ -64,6 +64,7 @@ class Sizes:
     train_steps: int
     useful_batches: int  # examples sampled = useful_batches x batch size
     gen_prompts: int
+    gen_job: int  # prompts of the continuous-vs-static generation job
     queries: int
     cell: tuple[str, ...]  # overrides of the cached-cell row
     sweep: tuple[str, ...]  # overrides of the sweep row
@@ -75,6 +76,7 @@ QUICK = Sizes(
     train_steps=6,
     useful_batches=2,
     gen_prompts=16,
+    gen_job=48,
     queries=256,
     cell=("approach=finetune", "data.n_entities=4", "trainer.max_epochs=1"),
     sweep=("data.n_entities=2", "trainer.max_epochs=1", "generation.max_new_tokens=12"),
@@ -84,6 +86,7 @@ FULL = Sizes(
     train_steps=8,
     useful_batches=9,
     gen_prompts=32,
+    gen_job=200,
     queries=1024,
     cell=("approach=finetune",),
     sweep=(),
@@ -300,14 +303,14 @@ def row_generation(inp: Inputs, s: Sizes) -> Row:
     model = inp.model.eval()
     stops = generation._stop_ids(inp.tok)
 
-    def ragft_side() -> float:
+    def ragft_side(batch: int = 16) -> float:
         t0 = time.perf_counter()
         generation.generate(
             model,
             inp.tok,
             prompts,
             max_new_tokens=g.max_new_tokens,
-            batch_size=16,
+            batch_size=batch,
             max_input_tokens=m.max_input_tokens,
             progress=False,
         )
@@ -336,6 +339,8 @@ def row_generation(inp: Inputs, s: Sizes) -> Row:
     )
     row.ragft_value, row.plain_value = median_pair(max(1, s.repeats - 1), ragft_side, plain_side)
     row.notes["prompts"] = len(prompts)
+    whole = statistics.median(ragft_side(len(prompts)) for _ in range(max(1, s.repeats - 1)))
+    row.notes["ratio with all prompts in one batch"] = round(whole / row.plain_value, 2)
     return row
 
 
@@ -377,6 +382,51 @@ def row_first_line(inp: Inputs, s: Sizes) -> Row:
                      tokens_saved=round(1 - short / full, 3) if full else None,
                      rag_new_tokens=f"{rag_short} vs {rag_full}",
                      same_answers=f"{same}/{len(prompts)}")  # fmt: skip
+    return row
+
+
+def row_continuous(inp: Inputs, s: Sizes, n: int = 0, new_tokens: int = 24) -> Row:
+    """Continuous batching (transformers' paged-cache manager) against static, length-sorted
+    batches on one generation job: `n` distinct questions of the largest fictional KB,
+    closed-book, greedy, both 16 rows at a time. With 24 new tokens and the first-line stop
+    this is a large eval set; with 128 and no stop, dataset generation or a judge."""
+    from ragft import continuous, generation, prompting
+    from ragft.config import ModelConfig
+
+    m, model, n = ModelConfig(), inp.model.eval(), n or s.gen_job
+    questions = [ex.question for ex in inp.search_ds.eval][:n]
+    prompts = [prompting.render(inp.tok, prompting.user_message(q)) for q in questions]
+    first_line = new_tokens <= 24
+    runs: dict[str, list] = {}
+
+    def side(name: str, fn) -> float:
+        t0 = time.perf_counter()
+        runs[name], _ = fn(
+            model, inp.tok, prompts, max_new_tokens=new_tokens, batch_size=16,
+            max_input_tokens=m.max_input_tokens, progress=False, first_line=first_line,
+        )  # fmt: skip
+        return len(prompts) / (time.perf_counter() - t0)
+
+    row = Row(
+        f"continuous ({n}x{new_tokens})",
+        f"continuous batching, {n} prompts, {new_tokens} new tokens (answers/s)",
+        "static length-sorted batches of 16",
+        "answers/s",
+        1.0,
+    )
+    row.ragft_value, row.plain_value = median_pair(
+        max(1, s.repeats - 1),
+        lambda: side("continuous", continuous.generate_continuous),
+        lambda: side("static", generation.generate),
+    )
+    same = sum(a.text == b.text for a, b in zip(runs["continuous"], runs["static"], strict=True))
+    row.notes.update(
+        prompts=len(prompts),
+        first_line=first_line,
+        same_answers=f"{same}/{len(prompts)}",
+        new_tokens=f"{sum(o.new_tokens for o in runs['continuous'])} vs "
+        f"{sum(o.new_tokens for o in runs['static'])}",
+    )
     return row
 
 
@@ -515,7 +565,7 @@ def row_rag_eval(inp: Inputs, s: Sizes) -> Row:
         "answers/s",
         1.0,
     )
-    row.ragft_value, row.plain_value = median_pair(s.repeats, ragft_side, plain_side)
+    row.ragft_value, row.plain_value = median_pair(max(1, s.repeats - 1), ragft_side, plain_side)
     row.notes["questions"], row.notes["k"] = len(examples), r.k
     return row
 
@@ -700,6 +750,8 @@ ROWS: dict[str, Callable[[Inputs, Sizes], Row]] = {
     "useful_tokens_cpt": lambda inp, s: row_useful_tokens(inp, s, "qa+cpt"),
     "generation": row_generation,
     "first_line": row_first_line,
+    "continuous": row_continuous,
+    "continuous_long": lambda inp, s: row_continuous(inp, s, n=s.gen_job // 4, new_tokens=128),
     "rag_eval": row_rag_eval,
     "packing_cpt": lambda inp, s: row_packing(inp, s, "qa+cpt"),
     "packing_mixed": lambda inp, s: row_packing(inp, s, "mixed"),

@@ -105,7 +105,7 @@ def test_multirun_trains_each_cell_in_two_processes_and_runs_the_sweep_once(swee
 
 def test_two_process_scores_equal_a_one_process_evaluation_of_the_same_adapter(sweep):
     """Load the adapter the 2-process cell produced, answer in this (one) process, score."""
-    from ragft import generation, metrics, modeling, prompting
+    from ragft import answering, metrics, modeling, prompting
     from ragft.cache import Cache
     from ragft.config import ModelConfig, QuantConfig, TinyModelConfig
     from ragft.types import Prediction, QAExample
@@ -122,15 +122,13 @@ def test_two_process_scores_equal_a_one_process_evaluation_of_the_same_adapter(s
 
     model = AutoModelForCausalLM.from_pretrained(cell / "adapter").eval()  # lora=none: weights
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in base.parameters())
-    outs, _ = generation.generate(
-        model,
-        tok,
-        [r["prompt"] for r in rows],
-        max_new_tokens=results["config"]["generation"]["max_new_tokens"],
-        batch_size=results["config"]["generation"]["batch_size"],
-        max_input_tokens=model_cfg.max_input_tokens,
-        progress=False,
-    )
+    g = results["config"]["generation"]
+    answer = answering.local(  # the cell's way: its inference dtype, the first-line stop
+        model, tok, max_new_tokens=g["max_new_tokens"], batch_size=g["batch_size"],
+        max_input_tokens=model_cfg.max_input_tokens, progress=False,
+        dtype=modeling.inference_dtype(model_cfg.inference_dtype, model),
+    )  # fmt: skip
+    outs, _ = answer([r["prompt"] for r in rows])
     assert [o.text for o in outs] == [r["raw_output"] for r in rows]
     predictions = [
         Prediction(

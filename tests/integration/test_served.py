@@ -22,7 +22,13 @@ COMPLETIONS = '"POST /v1/completions HTTP/1.1" 200'
 def test_a_served_rag_cell_matches_the_local_one_and_resends_nothing(tmp_path):
     cache = tmp_path / "cache"
     folder = tiny_model_folder(cache)
-    common = ("approach=rag", "retriever=bm25", f"cache.dir={cache}")
+    # the server answers with the weights as saved (float32): the local cell in float32 too
+    common = (
+        "approach=rag",
+        "retriever=bm25",
+        "model.inference_dtype=float32",
+        f"cache.dir={cache}",
+    )
     local = run_py(tmp_path / "local", *common)
     assert local.returncode == 0, local.stderr[-3000:]
 

@@ -3,6 +3,8 @@ raw-prompt request, and the inference dtype (`modeling.inference_dtype`)."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -82,26 +84,34 @@ def test_served_cost_figures_use_the_servers_token_counts():
     assert (s.prompt_tokens_per_question, s.generate_batch_size) == (75.0, 4)
 
 
-def test_inference_dtype_auto_runs_as_loaded_on_the_cpu():
+@pytest.mark.parametrize("native", [True, False])
+def test_inference_dtype_auto_is_bf16_only_on_a_cpu_that_has_it(monkeypatch, native):
+    monkeypatch.setattr(modeling, "cpu_has_bf16", lambda: native)
     model = torch.nn.Linear(2, 2)
-    assert modeling.inference_dtype("auto", model) is None
-    assert modeling.inference_dtype("float32", model) is None
+    assert modeling.inference_dtype("auto", model) == (torch.bfloat16 if native else None)
+    assert modeling.inference_dtype("float32", model) is None  # as loaded: nothing to do
     assert modeling.inference_dtype("bfloat16", model) == torch.bfloat16
+    assert modeling.inference_dtype("bfloat16", model.to(torch.bfloat16)) is None
     model.is_quantized = True  # 4/8-bit weights compute in their own compute dtype
     assert modeling.inference_dtype("bfloat16", model) is None
 
 
-def test_bf16_inference_changes_the_compute_not_the_weights():
-    from ragft.answering import _autocast
+def test_bf16_inference_answers_from_a_cast_copy_and_leaves_the_model_as_it_was():
+    from ragft.answering import in_dtype
 
     model = micro_llama()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     ids = torch.tensor([[1, 5, 7, 9]])
+    low = in_dtype(model, torch.bfloat16)
     with torch.inference_mode():
-        full = model(ids).logits
-        with _autocast(model, torch.bfloat16):
-            low = model(ids).logits
-    assert low.dtype == torch.bfloat16 and model.dtype == torch.float32
-    assert torch.allclose(low.float(), full, atol=0.05) and not torch.equal(low.float(), full)
+        full, cast = model(ids).logits, low(ids).logits
+        same = copy.deepcopy(model).to(torch.bfloat16)(ids).logits  # what .to() would give
+    assert low.dtype == torch.bfloat16 and cast.dtype == torch.bfloat16
+    assert torch.equal(cast, same)
+    assert torch.allclose(cast.float(), full, atol=0.05) and not torch.equal(cast.float(), full)
+    assert model.dtype == torch.float32
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert in_dtype(model, None) is model
 
 
 @pytest.mark.parametrize("name", ["auto", "float32", "bfloat16", "float16"])
