@@ -93,7 +93,7 @@ class ModelConfig:
     revision: Optional[str] = None
     dtype: str = "float32"
     # the dtype answers are generated in (after any training): auto = bfloat16 on a GPU that
-    # has it, float32 on the CPU (bf16 measured slower there, experiments/benchmarks)
+    # has it and on a CPU with native bf16 (AVX512-BF16 or AMX), float32 elsewhere
     inference_dtype: str = "auto"
     chat_template: bool = True  # wrap prompts in the tokenizer's chat template if it has one
     system_prompt: Optional[str] = None  # None keeps the template's own default
@@ -206,7 +206,7 @@ class GenerationConfig:
     backend: str = "local"
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     # static: sorted, padded batches | continuous: transformers' continuous batching (paged
-    # KV cache, a finished row's slot refilled at once) | auto: continuous for long runs
+    # KV cache, a finished row's slot refilled at once) | auto: continuous for long answers
     batching: str = "static"
 
 

@@ -325,11 +325,11 @@ def test_answer_fits_prompts_to_the_budget_and_records_the_cut_passages(tiny):
 
 
 @pytest.mark.parametrize(
-    ("batching", "n", "expected"),
-    [("static", 200, "static"), ("continuous", 2, "continuous"),
-     ("auto", 127, "static"), ("auto", 128, "continuous")],
+    ("batching", "n", "new", "expected"),
+    [("static", 200, 128, "static"), ("continuous", 2, 1, "continuous"),
+     ("auto", 200, 63, "static"), ("auto", 4, 128, "static"), ("auto", 5, 64, "continuous")],
 )  # fmt: skip
-def test_local_picks_static_or_continuous_batching(monkeypatch, batching, n, expected):
+def test_local_picks_static_or_continuous_batching(monkeypatch, batching, n, new, expected):
     from ragft import answering, continuous, generation
 
     called = []
@@ -337,7 +337,7 @@ def test_local_picks_static_or_continuous_batching(monkeypatch, batching, n, exp
     monkeypatch.setattr(
         continuous, "generate_continuous", lambda *a, **k: called.append("continuous")
     )
-    ask = answering.local(None, None, max_new_tokens=1, batch_size=1, max_input_tokens=8,
+    ask = answering.local(None, None, max_new_tokens=new, batch_size=4, max_input_tokens=8,
                            batching=batching)  # fmt: skip
     ask(["q"] * n)
     assert called == [expected]
