@@ -14,7 +14,6 @@ from ragft.generation import Generate, Generated
 from ragft.records import GenerationStats
 
 AUTO_LONG = 64  # batching=auto: continuous for answers of this many new tokens or more
-ROWS = 16  # ... and more prompts than a static batch of this many rows (batch_size=0)
 
 
 def local(
@@ -32,7 +31,9 @@ def local(
     batching measured 0.74x (experiments/benchmarks)."""
 
     def run(prompts: Sequence[str]) -> tuple[list[Generated], GenerationStats]:
-        long_run = max_new_tokens >= AUTO_LONG and len(prompts) > (batch_size or ROWS)
+        long_run = max_new_tokens >= AUTO_LONG and len(prompts) > (
+            batch_size or continuous.CPU_BATCH
+        )
         fn = generation.generate
         if batching == "continuous" or (batching == "auto" and long_run):
             fn = continuous.generate_continuous

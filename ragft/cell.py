@@ -23,7 +23,7 @@ from typing import Any
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ragft import provenance, tracking, wandb_runs
+from ragft import provenance, runtime, tracking, wandb_runs
 from ragft.cache import Cache
 from ragft.config import RunConfig, cell_identity
 from ragft.data import fingerprint
@@ -81,9 +81,9 @@ def identity(run: RunConfig, dataset: Dataset) -> dict[str, Any]:
     dtype as this machine resolves it (bf16 or float32 answers differ)."""
     config = cell_identity(run)
     if "inference_dtype" in config["model"]:  # a local model (a server's dtype is its own)
-        from ragft.modeling import resolved_inference_dtype
-
-        config["model"]["inference_dtype"] = resolved_inference_dtype(run.model.inference_dtype)
+        config["model"]["inference_dtype"] = runtime.resolved_inference_dtype(
+            run.model.inference_dtype
+        )
     return {
         "config": config,
         "data": fingerprint(dataset, with_train=run.approach.trains),

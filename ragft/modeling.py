@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ragft import runtime
 from ragft.cache import Cache
 from ragft.errors import ModelError
 from ragft.hub import hub_offline
@@ -85,26 +86,8 @@ def inference_dtype(name: str, model) -> torch.dtype | None:
     device = next(model.parameters()).device
     if getattr(model, "is_quantized", False) or getattr(model, "is_loaded_in_4bit", False):
         return None
-    dtype = DTYPES[resolved_inference_dtype(name, device.type)]
+    dtype = DTYPES[runtime.resolved_inference_dtype(name, device.type)]
     return None if dtype == next(model.parameters()).dtype else dtype
-
-
-def resolved_inference_dtype(name: str, device_type: str | None = None) -> str:
-    """`model.inference_dtype` with `auto` made concrete for this machine (a GPU when there
-    is one): what decides a cell's answers, so a cell's identity holds it."""
-    if name != "auto":
-        return name
-    if device_type is None:
-        device_type = "cuda" if torch.cuda.is_available() else "cpu"
-    if device_type == "cuda":
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    return "bfloat16" if cpu_has_bf16() else "float32"
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX); without, torch emulates
-    it and bf16 is slower than float32."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def quant_spec(quant: QuantConfig) -> QuantSpec | None:

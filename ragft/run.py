@@ -123,7 +123,7 @@ def run_cell(cfg: DictConfig, where: cell.Place) -> float:
 
     control_base = None
     if controls and rank == 0:  # the untrained model's control score, before training
-        dtype = modeling.resolved_inference_dtype(run.model.inference_dtype)  # auto, made real
+        dtype = runtime.resolved_inference_dtype(run.model.inference_dtype)  # auto, made real
         key = control.base_key(controls, model=run.model, quant=run.quant, prompt=run.prompt,
                                generation=run.generation, seed=run.seed, dtype=dtype)  # fmt: skip
         control_base = control.base_score(

@@ -1,4 +1,5 @@
-"""The process a cell runs in: seeds, stage timings and peak memory.
+"""The process a cell runs in: seeds, stage timings, peak memory and what the machine
+computes in.
 
 In a sweep every cell runs in the same process, so each cell resets the peak-memory count
 when it starts and reads it when it ends.
@@ -70,3 +71,35 @@ def peak_memory_mb() -> float:
     if torch is not None and torch.cuda.is_available():
         peak_mb += torch.cuda.max_memory_allocated() / 2**20
     return round(peak_mb, 1)
+
+
+def resolved_inference_dtype(name: str, device_type: str | None = None) -> str:
+    """`model.inference_dtype` with `auto` made concrete for this machine: bfloat16 on a GPU
+    that has it and on a CPU that multiplies bf16 natively, float32 elsewhere. What decides a
+    cell's answers, so a cell's identity holds it; on a machine with no GPU device this reads
+    /proc/cpuinfo only (a cached cell replays without importing torch)."""
+    if name != "auto":
+        return name
+    if device_type is None:
+        device_type = "cpu"
+        if any(Path(d).exists() for d in ("/dev/nvidiactl", "/dev/kfd")):  # a GPU: ask torch
+            import torch
+
+            device_type = "cuda" if torch.cuda.is_available() else "cpu"
+    if device_type == "cuda":
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    return "bfloat16" if cpu_has_bf16() else "float32"
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX, from /proc/cpuinfo's
+    flags; False where there is none); without, torch emulates bf16 and it is slower than
+    float32."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return False
+    flags = {f for ln in lines if ln.startswith("flags") for f in ln.split(":", 1)[1].split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16"})

@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from ragft import modeling, served
+from ragft import modeling, runtime, served
 from ragft.cache import hash_key
 from ragft.config import EndpointConfig, cell_identity
 from ragft.generation import Generated, cost_figures
@@ -86,7 +86,7 @@ def test_served_cost_figures_use_the_servers_token_counts():
 
 @pytest.mark.parametrize("native", [True, False])
 def test_inference_dtype_auto_is_bf16_only_on_a_cpu_that_has_it(monkeypatch, native):
-    monkeypatch.setattr(modeling, "cpu_has_bf16", lambda: native)
+    monkeypatch.setattr(runtime, "cpu_has_bf16", lambda: native)
     model = torch.nn.Linear(2, 2)
     assert modeling.inference_dtype("auto", model) == (torch.bfloat16 if native else None)
     assert modeling.inference_dtype("float32", model) is None  # as loaded: nothing to do
